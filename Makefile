@@ -1,0 +1,55 @@
+# `make run` and `make test` are the two commands a newcomer needs (see README, Quick start).
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-dev
+
+.PHONY: setup run test lint typecheck format bench requirements db-status db-stop clean
+
+$(STAMP): requirements/dev.txt
+	@if [ ! -x $(PY) ]; then \
+		python_bin=$$(scripts/find-python) || exit 1; \
+		echo "Creating $(VENV) with $$python_bin"; \
+		$$python_bin -m venv $(VENV) || exit 1; \
+	fi
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements/dev.txt
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+run: setup
+	$(PY) manage.py migrate --noinput
+	scripts/run-dev
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: setup
+	$(VENV)/bin/mypy .
+
+test: lint typecheck
+	$(VENV)/bin/pytest
+
+format: setup
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: setup
+	$(PY) -m benchmarks
+
+# Regenerate the pinned requirement files after changing pyproject.toml.
+requirements: setup
+	$(VENV)/bin/pip-compile --quiet --strip-extras --allow-unsafe --no-emit-index-url \
+		--no-emit-find-links pyproject.toml -o requirements/base.txt
+	$(VENV)/bin/pip-compile --quiet --strip-extras --allow-unsafe --no-emit-index-url \
+		--no-emit-find-links --extra dev pyproject.toml -o requirements/dev.txt
+
+db-status: setup
+	$(PY) manage.py embeddeddb status
+
+db-stop: setup
+	$(PY) manage.py embeddeddb stop
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Django database backend for the embedded PostgreSQL (`ENGINE = "taiga.base.db.embedded"`)."""

@@ -1,0 +1,22 @@
+"""PostgreSQL backend that starts the embedded server on the first connection.
+
+Settings are loaded without touching the server (so `manage.py check` and `--help` stay fast); the
+server is started only when a connection is actually opened, by Django or by the worker, which reads
+its connection parameters from this same wrapper.
+"""
+
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db.backends.postgresql import base
+
+from taiga.base.db import server
+
+
+class DatabaseWrapper(base.DatabaseWrapper):
+    def get_connection_params(self) -> dict[str, Any]:
+        address = server.ensure_running(Path(settings.EMBEDDED_DB_DIR), settings.EMBEDDED_DB_NAME)
+        self.settings_dict["HOST"] = address.host
+        self.settings_dict["PORT"] = str(address.port)
+        return super().get_connection_params()

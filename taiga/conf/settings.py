@@ -1,0 +1,91 @@
+"""Django settings of the project, assembled from one module per concern."""
+
+from taiga.conf.database import DATABASES, EMBEDDED_DB_DIR, EMBEDDED_DB_NAME
+from taiga.conf.env import BASE_DIR, env
+from taiga.conf.tasksqueue import TASKS_MODULES_PATHS, TASKSQUEUE_MAX_ARGS_BYTES
+
+__all__ = [
+    "DATABASES",
+    "EMBEDDED_DB_DIR",
+    "EMBEDDED_DB_NAME",
+    "TASKSQUEUE_MAX_ARGS_BYTES",
+    "TASKS_MODULES_PATHS",
+]
+
+# A known development key: `manage.py check --deploy` refuses it (taiga.E001).
+DEVELOPMENT_SECRET_KEY = "django-insecure-taiga-development-key-do-not-use-in-production"
+
+DEBUG = env.bool("DEBUG", default=False)
+SECRET_KEY = env.str("SECRET_KEY", default=DEVELOPMENT_SECRET_KEY)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "procrastinate.contrib.django",
+    "taiga.base",
+    "taiga.tasksqueue",
+    "taiga.emails",
+    "taiga.users",
+]
+
+# taiga.tasksqueue imports task modules itself, in a fixed order, and reports failures as system
+# checks; Procrastinate's own autodiscovery would import them earlier and crash on the first error.
+PROCRASTINATE_AUTODISCOVER_MODULE_NAME = ""
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "taiga.urls"
+WSGI_APPLICATION = "taiga.wsgi.application"
+ASGI_APPLICATION = "taiga.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / ".data" / "static"
+
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="taiga@localhost")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="WARNING")},
+    "loggers": {
+        "taiga": {"level": env.str("TAIGA_LOG_LEVEL", default="INFO"), "propagate": True},
+    },
+}

@@ -1,0 +1,40 @@
+"""Encoding of task arguments.
+
+Arguments are stored as JSON. Values Django's JSON encoder knows (datetime, date, time, timedelta,
+UUID, Decimal, lazy strings) are encoded as strings, exactly as Django encodes them elsewhere; the
+task receives those strings back. Anything else is refused at defer time with an error naming the
+task and the argument, so a job is never half-written or written with a lossy repr.
+"""
+
+import json
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+
+from taiga.tasksqueue.exceptions import ArgumentNotSerializable, ArgumentsTooLarge
+
+JSONDict = dict[str, Any]
+
+
+def encode_arguments(task_name: str, arguments: dict[str, Any], max_bytes: int) -> JSONDict:
+    """Return `arguments` as plain JSON values, or raise naming the argument that does not fit."""
+    encoded: list[str] = []
+    for name, value in arguments.items():
+        try:
+            text = json.dumps(value, cls=DjangoJSONEncoder, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise ArgumentNotSerializable(
+                f"Task {task_name!r}: argument {name!r} ({type(value).__name__}) cannot be "
+                f"stored as JSON ({exc}). Pass plain values instead, e.g. an id rather than "
+                "an object."
+            ) from None
+        encoded.append(f"{json.dumps(name)}:{text}")
+    document = "{" + ",".join(encoded) + "}"
+    # ensure_ascii (json's default) makes the length in characters the length in bytes.
+    if len(document) > max_bytes:
+        raise ArgumentsTooLarge(
+            f"Task {task_name!r}: arguments are {len(document)} bytes of JSON, over the "
+            f"{max_bytes} byte limit (TASKSQUEUE_MAX_ARGS_BYTES). Store the data and pass its id."
+        )
+    decoded: JSONDict = json.loads(document)
+    return decoded

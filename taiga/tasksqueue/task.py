@@ -1,0 +1,241 @@
+"""The task object that `@manager.task` returns: defer / defer_sync / configure / defer_many.
+
+Procrastinate's own task accepts keyword arguments only and silently drops positional ones. Here
+positional and keyword arguments are bound to the function's signature at defer time, so a call that
+would fail in the worker fails where it is made, with the task's name in the error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import functools
+import inspect
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from procrastinate import jobs
+from procrastinate import tasks as procrastinate_tasks
+
+from taiga.tasksqueue.conf import tq_settings
+from taiga.tasksqueue.exceptions import InvalidTaskDefinition, SyncDeferInAsyncContext
+from taiga.tasksqueue.serialization import JSONDict, encode_arguments
+
+if TYPE_CHECKING:
+    from taiga.tasksqueue.manager import TasksQueueManager
+
+# One item of `defer_many`: a dict of keyword arguments, or a tuple of positional arguments.
+CallArguments = Mapping[str, Any] | tuple[Any, ...]
+
+
+def task_signature(name: str, func: Callable[..., Any], pass_context: bool) -> inspect.Signature:
+    """The parameters a job of this task is deferred with (the job context excluded)."""
+    parameters = list(inspect.signature(func).parameters.values())
+    if pass_context:
+        if not parameters:
+            raise InvalidTaskDefinition(
+                f"Task {name!r} uses pass_context=True but its function takes no argument for "
+                "the context; add a first parameter (context: JobContext)."
+            )
+        parameters = parameters[1:]
+    for parameter in parameters:
+        if parameter.kind is inspect.Parameter.VAR_POSITIONAL:
+            raise InvalidTaskDefinition(
+                f"Task {name!r}: *{parameter.name} is not supported, jobs store named arguments; "
+                "take a list argument instead."
+            )
+        if parameter.kind is inspect.Parameter.POSITIONAL_ONLY:
+            raise InvalidTaskDefinition(
+                f"Task {name!r}: positional-only parameter {parameter.name!r} is not supported, "
+                "the worker calls tasks with keyword arguments; remove the '/'."
+            )
+    return inspect.Signature(parameters)
+
+
+def _schedule_in_params(schedule_in: datetime.timedelta | Mapping[str, float] | None) -> Any:
+    if isinstance(schedule_in, datetime.timedelta):
+        return {"seconds": schedule_in.total_seconds()}
+    return dict(schedule_in) if schedule_in is not None else None
+
+
+def _pick[T](value: T | None, default: T) -> T:
+    return default if value is None else value
+
+
+class Deferrer[**P]:
+    """A task with job options set (queue, priority, locks, schedule); see `Task.configure`."""
+
+    def __init__(self, task: Task[P, Any], options: dict[str, Any]) -> None:
+        self._task = task
+        self._options = options
+
+    def _job_deferrer(self) -> jobs.JobDeferrer:
+        task, options = self._task, self._options
+        return procrastinate_tasks.configure_task(
+            name=task.name,
+            job_manager=task.manager.job_manager,
+            queue=_pick(options["queue"], task.queue),
+            priority=_pick(options["priority"], task.priority),
+            lock=_pick(options["lock"], task.lock),
+            queueing_lock=_pick(options["queueing_lock"], task.queueing_lock),
+            schedule_at=options["schedule_at"],
+            schedule_in=_schedule_in_params(options["schedule_in"]),
+        )
+
+    async def defer(self, *args: P.args, **kwargs: P.kwargs) -> int:
+        """Enqueue one job; returns its id."""
+        arguments = self._task.encode_call(args, kwargs)
+        return await self._job_deferrer().defer_async(**arguments)
+
+    def defer_sync(self, *args: P.args, **kwargs: P.kwargs) -> int:
+        """Enqueue one job from sync code (inside the caller's transaction); returns its id."""
+        self._task.refuse_event_loop()
+        arguments = self._task.encode_call(args, kwargs)
+        return self._job_deferrer().defer(**arguments)
+
+    async def defer_many(self, calls: Iterable[CallArguments]) -> list[int]:
+        """Enqueue one job per item, all in one INSERT; returns their ids in order."""
+        encoded = self._task.encode_calls(calls)
+        if not encoded:
+            return []
+        return await self._job_deferrer().batch_defer_async(*encoded)
+
+    def defer_many_sync(self, calls: Iterable[CallArguments]) -> list[int]:
+        """Sync `defer_many`."""
+        self._task.refuse_event_loop()
+        encoded = self._task.encode_calls(calls)
+        if not encoded:
+            return []
+        return self._job_deferrer().batch_defer(*encoded)
+
+
+class Task[**P, R]:
+    """A function registered as a task. Calling it runs the function inline."""
+
+    def __init__(
+        self,
+        manager: TasksQueueManager,
+        procrastinate_task: procrastinate_tasks.Task[Any, Any, Any],
+    ) -> None:
+        self.manager = manager
+        self.procrastinate_task = procrastinate_task
+        self.func: Callable[..., R] = procrastinate_task.func
+        self.signature = task_signature(
+            procrastinate_task.name, self.func, procrastinate_task.pass_context
+        )
+        functools.update_wrapper(self, self.func)
+
+    def __repr__(self) -> str:
+        return f"<Task {self.name}>"
+
+    @property
+    def name(self) -> str:
+        return self.procrastinate_task.name
+
+    @property
+    def queue(self) -> str:
+        return self.procrastinate_task.queue
+
+    @property
+    def priority(self) -> int:
+        return self.procrastinate_task.priority
+
+    @property
+    def lock(self) -> str | None:
+        return self.procrastinate_task.lock
+
+    @property
+    def queueing_lock(self) -> str | None:
+        return self.procrastinate_task.queueing_lock
+
+    def __call__(self, *args: Any, **kwargs: Any) -> R:
+        return self.func(*args, **kwargs)
+
+    def configure(
+        self,
+        *,
+        queue: str | None = None,
+        priority: int | None = None,
+        lock: str | None = None,
+        queueing_lock: str | None = None,
+        schedule_at: datetime.datetime | None = None,
+        schedule_in: datetime.timedelta | Mapping[str, float] | None = None,
+    ) -> Deferrer[P]:
+        """Set job options for the next defers; unset options keep the task's defaults."""
+        if schedule_at is not None and schedule_in is not None:
+            raise ValueError(f"Task {self.name!r}: give schedule_at or schedule_in, not both.")
+        if schedule_at is not None and schedule_at.utcoffset() is None:
+            raise ValueError(
+                f"Task {self.name!r}: schedule_at must be timezone-aware "
+                "(use django.utils.timezone.now() + timedelta(...))."
+            )
+        options = {
+            "queue": queue,
+            "priority": priority,
+            "lock": lock,
+            "queueing_lock": queueing_lock,
+            "schedule_at": schedule_at,
+            "schedule_in": schedule_in,
+        }
+        return Deferrer(self, options)
+
+    async def defer(self, *args: P.args, **kwargs: P.kwargs) -> int:
+        """Enqueue one job with the task's default options; returns its id."""
+        return await self.configure().defer(*args, **kwargs)
+
+    def defer_sync(self, *args: P.args, **kwargs: P.kwargs) -> int:
+        """Enqueue one job from sync code; returns its id."""
+        return self.configure().defer_sync(*args, **kwargs)
+
+    async def defer_many(self, calls: Iterable[CallArguments]) -> list[int]:
+        """Enqueue one job per item in one INSERT: each item a dict of keyword arguments or a
+        tuple of positional arguments."""
+        return await self.configure().defer_many(calls)
+
+    def defer_many_sync(self, calls: Iterable[CallArguments]) -> list[int]:
+        """Sync `defer_many`."""
+        return self.configure().defer_many_sync(calls)
+
+    def bind(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        """Map a call's arguments to parameter names, as the worker will pass them."""
+        try:
+            bound = self.signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise TypeError(
+                f"Task {self.name!r} cannot be deferred with these arguments: {exc} "
+                f"(its parameters are {self.signature})."
+            ) from None
+        arguments = dict(bound.arguments)
+        for parameter in self.signature.parameters.values():
+            if parameter.kind is inspect.Parameter.VAR_KEYWORD and parameter.name in arguments:
+                arguments.update(arguments.pop(parameter.name))
+        return arguments
+
+    def encode_call(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> JSONDict:
+        return encode_arguments(self.name, self.bind(args, kwargs), tq_settings.MAX_ARGS_BYTES)
+
+    def encode_calls(self, calls: Iterable[CallArguments]) -> list[JSONDict]:
+        max_bytes = tq_settings.MAX_ARGS_BYTES
+        encoded = []
+        for call in calls:
+            if isinstance(call, tuple):
+                arguments = self.bind(call, {})
+            elif isinstance(call, Mapping):
+                arguments = self.bind((), call)
+            else:
+                raise TypeError(
+                    f"Task {self.name!r}: defer_many() takes dicts of keyword arguments or tuples "
+                    f"of positional arguments, not {type(call).__name__}."
+                )
+            encoded.append(encode_arguments(self.name, arguments, max_bytes))
+        return encoded
+
+    def refuse_event_loop(self) -> None:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        raise SyncDeferInAsyncContext(
+            f"Task {self.name!r}: defer_sync() was called from async code, where it would block "
+            f"the event loop; use `await {self.func.__name__}.defer(...)` instead."
+        )
