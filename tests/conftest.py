@@ -1,8 +1,33 @@
 import asyncio
 
 import pytest
+from asgiref.sync import SyncToAsync
+from django.db import connection, connections
 
 from taiga.tasksqueue.worker import WorkerOptions, run_worker
+
+# Procrastinate's tables are unmanaged models, so Django's flush after a transactional test leaves
+# their rows behind; they are emptied here instead.
+QUEUE_TABLES = (
+    "procrastinate_jobs, procrastinate_events, procrastinate_periodic_defers, procrastinate_workers"
+)
+
+
+@pytest.fixture(autouse=True)
+def _clean_queue_after_transactional_tests(request, django_db_blocker):
+    yield
+    marker = request.node.get_closest_marker("django_db")
+    transactional = "transactional_db" in request.fixturenames or (
+        marker is not None and marker.kwargs.get("transaction", False)
+    )
+    if not transactional:
+        return
+    with django_db_blocker.unblock():
+        # Async ORM calls run on asgiref's one sync thread; its connection must be closed too,
+        # or the test database cannot be dropped at the end of the session.
+        SyncToAsync.single_thread_executor.submit(connections.close_all).result()
+        with connection.cursor() as cursor:
+            cursor.execute(f"TRUNCATE {QUEUE_TABLES} RESTART IDENTITY CASCADE")
 
 
 @pytest.fixture

@@ -1,16 +1,8 @@
 """Django settings of the project, assembled from one module per concern."""
 
-from taiga.conf.database import DATABASES, EMBEDDED_DB_DIR, EMBEDDED_DB_NAME
+from taiga.conf.database import *  # noqa: F403
 from taiga.conf.env import BASE_DIR, env
-from taiga.conf.tasksqueue import TASKS_MODULES_PATHS, TASKSQUEUE_MAX_ARGS_BYTES
-
-__all__ = [
-    "DATABASES",
-    "EMBEDDED_DB_DIR",
-    "EMBEDDED_DB_NAME",
-    "TASKSQUEUE_MAX_ARGS_BYTES",
-    "TASKS_MODULES_PATHS",
-]
+from taiga.conf.tasksqueue import *  # noqa: F403
 
 # A known development key: `manage.py check --deploy` refuses it (taiga.E001).
 DEVELOPMENT_SECRET_KEY = "django-insecure-taiga-development-key-do-not-use-in-production"
@@ -74,9 +66,17 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / ".data" / "static"
 
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
-EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
-EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+_email_backend = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+MAILERS = {
+    "default": {
+        "BACKEND": _email_backend,
+        "OPTIONS": (
+            {"host": env.str("EMAIL_HOST", default="localhost"), "port": env.int("EMAIL_PORT", 25)}
+            if _email_backend.endswith("smtp.EmailBackend")
+            else {}
+        ),
+    }
+}
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="taiga@localhost")
 
 LOGGING = {

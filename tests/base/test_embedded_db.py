@@ -1,0 +1,91 @@
+"""The embedded PostgreSQL used when DATABASE_URL is unset, driven as a user would: manage.py."""
+
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import psutil
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOW_SERVER = (
+    "from django.db import connection\n"
+    "with connection.cursor() as c:\n"
+    "    c.execute('SELECT pg_postmaster_start_time(), current_database()')\n"
+    "    print(*c.fetchone(), sep='|')\n"
+)
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("embedded") / "pg"
+    yield path
+    manage(path, "embeddeddb", "stop")
+
+
+def manage(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["EMBEDDED_DB_DIR"] = str(data_dir)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_check_does_not_start_the_server(data_dir):
+    result = manage(data_dir, "check")
+
+    assert result.returncode == 0, result.stderr
+    assert not (data_dir / "postmaster.pid").exists()
+    assert manage(data_dir, "embeddeddb", "status").stdout == (
+        f"embedded PostgreSQL: stopped; data in {data_dir}\n"
+    )
+
+
+def test_processes_starting_at_once_share_one_server_and_one_database(data_dir):
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = list(pool.map(lambda _: manage(data_dir, "shell", "-c", SHOW_SERVER), range(3)))
+
+    assert [r.returncode for r in results] == [0, 0, 0], [r.stderr for r in results]
+    outputs = {r.stdout.strip().splitlines()[-1] for r in results}
+    assert len(outputs) == 1  # same server start time, same database
+    assert outputs.pop().endswith("|taiga")
+    pid = int((data_dir / "postmaster.pid").read_text().splitlines()[0])
+    assert manage(data_dir, "embeddeddb", "status").stdout == (
+        f"embedded PostgreSQL: running (pid {pid}); data in {data_dir}\n"
+    )
+
+
+def test_migrate_works_on_the_embedded_server(data_dir):
+    result = manage(data_dir, "migrate", "--noinput", "-v", "0")
+
+    assert result.returncode == 0, result.stderr
+    applied = manage(data_dir, "showmigrations", "procrastinate", "--plan")
+    assert "[X]  procrastinate.0041_post_retry_failed_job" in applied.stdout
+    assert "[ ]" not in applied.stdout
+
+
+def test_stop_then_start_again_over_a_stale_pid_file(data_dir):
+    assert manage(data_dir, "embeddeddb", "stop").stdout == (
+        f"embedded PostgreSQL stopped; data kept in {data_dir}\n"
+    )
+    assert manage(data_dir, "embeddeddb", "stop").stdout == (
+        f"embedded PostgreSQL was not running; data in {data_dir}\n"
+    )
+    # A server killed without cleaning up leaves its pid file; the pid may since belong to any
+    # other process (here: this test run).
+    (data_dir / "postmaster.pid").write_text(f"{os.getpid()}\n{data_dir}\n")
+
+    result = manage(data_dir, "shell", "-c", SHOW_SERVER)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("|taiga")
+    pid = int((data_dir / "postmaster.pid").read_text().splitlines()[0])
+    assert psutil.Process(pid).name() == "postgres"

@@ -1,0 +1,82 @@
+"""The email flow end to end: view -> job row -> real worker -> Django's mail outbox."""
+
+import pytest
+from django.core import mail
+from django.test import override_settings
+from procrastinate.contrib.django.models import ProcrastinateJob
+
+from taiga.emails.tasks import send_email
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+REFUSING_MAILER = {"default": {"BACKEND": "tests.emails.backends.RefusingSMTPBackend"}}
+
+
+def test_the_view_defers_a_job_that_the_worker_sends(client, run_worker_once):
+    response = client.post(
+        "/emails/send/",
+        {"email": "ann@example.com", "context": {"subject": "Hello", "message": "Body text"}},
+        content_type="application/json",
+    )
+
+    assert response.status_code == 202
+    job = ProcrastinateJob.objects.get(id=response.json()["job_id"])
+    assert (job.task_name, job.queue_name, job.status) == (
+        "taiga.emails.tasks.send_email",
+        "emails",
+        "todo",
+    )
+    assert job.args == {
+        "email": "ann@example.com",
+        "template": "notice",
+        "context": {"subject": "Hello", "message": "Body text"},
+    }
+
+    run_worker_once()
+
+    job.refresh_from_db()
+    assert job.status == "succeeded"
+    [message] = mail.outbox
+    assert (message.subject, message.body, message.to) == (
+        "Hello",
+        "Body text\n",
+        ["ann@example.com"],
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ({"email": "not-an-address"}, "'email' must be an email address"),
+        ({"email": "a@b.c", "template": "nope"}, "'template' must be one of ['notice', 'welcome']"),
+        ({"email": "a@b.c", "context": [1]}, "'context' must be an object"),
+    ],
+)
+def test_bad_requests_are_refused_without_a_job(client, body, error):
+    response = client.post("/emails/send/", body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json() == {"error": error}
+    assert not ProcrastinateJob.objects.exists()
+
+
+@override_settings(MAILERS=REFUSING_MAILER)
+def test_an_smtp_error_is_retried_later(run_worker_once):
+    job_id = send_email.defer_sync("ann@example.com", "notice", {"subject": "s", "message": "m"})
+
+    run_worker_once()
+
+    job = ProcrastinateJob.objects.get(id=job_id)
+    # Retried: back to todo, scheduled in the future by the exponential backoff.
+    assert (job.status, job.attempts) == ("todo", 1)
+    assert job.scheduled_at is not None
+
+
+def test_an_error_that_retrying_cannot_fix_fails_the_job_at_once(run_worker_once):
+    job_id = send_email.defer_sync("ann@example.com", "missing-template", {})
+
+    run_worker_once()
+
+    job = ProcrastinateJob.objects.get(id=job_id)
+    assert (job.status, job.attempts) == ("failed", 1)
+    assert mail.outbox == []

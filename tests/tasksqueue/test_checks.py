@@ -1,0 +1,81 @@
+"""System checks of the tasks queue, with their stable IDs."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+from django.test import override_settings
+
+from taiga.tasksqueue.checks import check_task_modules
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_the_project_passes_its_checks():
+    assert check_task_modules() == []
+
+
+@override_settings(TASKS_MODULES_PATHS={"taiga.emails.tasks", "taiga.nosuchmodule"})
+def test_a_listed_module_that_cannot_be_imported_is_error_e001():
+    [error] = check_task_modules()
+
+    assert error.id == "tasksqueue.E001"
+    assert error.msg == (
+        "Module 'taiga.nosuchmodule' listed in TASKS_MODULES_PATHS cannot be imported: "
+        "ModuleNotFoundError: No module named 'taiga.nosuchmodule'"
+    )
+    assert error.hint == "Fix the module, or remove it from TASKS_MODULES_PATHS."
+
+
+@pytest.mark.parametrize("value", ["taiga.emails.tasks", ["taiga.emails.tasks", 3]])
+def test_a_setting_that_is_not_a_collection_of_module_paths_is_error_e003(value):
+    with override_settings(TASKS_MODULES_PATHS=value):
+        [error] = check_task_modules()
+
+    assert error.id == "tasksqueue.E003"
+    assert error.msg == f"TASKS_MODULES_PATHS must be a set of dotted module paths, got {value!r}."
+
+
+@override_settings(TASKS_MODULES_PATHS={"taiga.nosuchmodule"})
+def test_manage_py_check_fails_on_e001():
+    with pytest.raises(SystemCheckError, match=r"\(tasksqueue\.E001\) Module 'taiga.nosuchmodule'"):
+        call_command("check")
+
+
+def test_a_broken_module_stops_commands_with_the_module_and_setting_named():
+    result = manage("check", TASKS_MODULES_PATHS="taiga.emails.nosuch")
+
+    assert result.returncode == 1
+    assert (
+        "?: (tasksqueue.E001) Module 'taiga.emails.nosuch' listed in TASKS_MODULES_PATHS cannot "
+        "be imported: ModuleNotFoundError: No module named 'taiga.emails.nosuch'\n"
+        "\tHINT: Fix the module, or remove it from TASKS_MODULES_PATHS."
+    ) in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_app_whose_tasks_module_fails_is_error_e002():
+    result = manage("check", DJANGO_SETTINGS_MODULE="tests.brokenapp.settings")
+
+    assert result.returncode == 1
+    assert (
+        "?: (tasksqueue.E002) The tasks module 'tests.brokenapp.tasks' of app 'brokenapp' cannot "
+        "be imported: RuntimeError: configuration missing"
+    ) in result.stderr
+    assert "Traceback" not in result.stderr
