@@ -23,5 +23,33 @@ class TasksQueueSettings:
     def DATABASE_ALIAS(self) -> str:
         return str(getattr(settings, "PROCRASTINATE_DATABASE_ALIAS", "default"))
 
+    @property
+    def RESCUE_ENABLED(self) -> bool:
+        return bool(getattr(settings, "TASKSQUEUE_RESCUE_ENABLED", True))
+
+    @property
+    def STALLED_AFTER_SECONDS(self) -> float:
+        return float(getattr(settings, "TASKSQUEUE_STALLED_AFTER_SECONDS", 60.0))
+
+    @property
+    def MAX_RESCUES(self) -> int:
+        return int(getattr(settings, "TASKSQUEUE_MAX_RESCUES", 3))
+
+    @property
+    def RETENTION_ENABLED(self) -> bool:
+        return bool(getattr(settings, "TASKSQUEUE_RETENTION_ENABLED", True))
+
+    @property
+    def RETENTION_SUCCEEDED_DAYS(self) -> float:
+        return float(getattr(settings, "TASKSQUEUE_RETENTION_SUCCEEDED_DAYS", 7.0))
+
+    @property
+    def RETENTION_FAILED_DAYS(self) -> float:
+        return float(getattr(settings, "TASKSQUEUE_RETENTION_FAILED_DAYS", 30.0))
+
+    @property
+    def RETENTION_BATCH_SIZE(self) -> int:
+        return int(getattr(settings, "TASKSQUEUE_RETENTION_BATCH_SIZE", 1000))
+
 
 tq_settings = TasksQueueSettings()

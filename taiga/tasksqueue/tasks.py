@@ -1,0 +1,41 @@
+"""The built-in maintenance jobs, found like any app's tasks module.
+
+Settings are read when each job runs, so they can be changed without touching the schedules.
+"""
+
+import logging
+
+from taiga.tasksqueue import maintenance
+from taiga.tasksqueue.conf import tq_settings
+from taiga.tasksqueue.manager import manager as tqmanager
+
+logger = logging.getLogger(__name__)
+
+# A lock keeps two runs from overlapping; a queueing lock keeps at most one run waiting.
+RESCUE_LOCK = "tasksqueue.maintenance.rescue"
+RETENTION_LOCK = "tasksqueue.maintenance.retention"
+
+
+@tqmanager.periodic(cron="* * * * *", lock=RESCUE_LOCK, queueing_lock=RESCUE_LOCK)
+@tqmanager.task(name="tasksqueue.rescue_stalled_jobs")
+async def rescue_stalled_jobs(timestamp: int) -> None:
+    if not tq_settings.RESCUE_ENABLED:
+        return
+    await maintenance.rescue_stalled_jobs(
+        tqmanager.job_manager,
+        stalled_after=tq_settings.STALLED_AFTER_SECONDS,
+        max_rescues=tq_settings.MAX_RESCUES,
+    )
+
+
+@tqmanager.periodic(cron="17 * * * *", lock=RETENTION_LOCK, queueing_lock=RETENTION_LOCK)
+@tqmanager.task(name="tasksqueue.delete_finished_jobs")
+def delete_finished_jobs(timestamp: int) -> None:
+    if not tq_settings.RETENTION_ENABLED:
+        return
+    deleted = maintenance.delete_finished_jobs(
+        succeeded_days=tq_settings.RETENTION_SUCCEEDED_DAYS,
+        failed_days=tq_settings.RETENTION_FAILED_DAYS,
+        batch_size=tq_settings.RETENTION_BATCH_SIZE,
+    )
+    logger.info("Deleted %d finished jobs past their retention age", deleted)
