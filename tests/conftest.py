@@ -6,6 +6,8 @@ from django.db import connection, connections
 
 from taiga.tasksqueue.worker import WorkerOptions, run_worker
 
+pytest_plugins = ["taiga.tasksqueue.testing.pytest_plugin"]
+
 # Procrastinate's tables are unmanaged models, so Django's flush after a transactional test leaves
 # their rows behind; they are emptied here instead.
 QUEUE_TABLES = (
