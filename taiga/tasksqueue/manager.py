@@ -24,6 +24,7 @@ from procrastinate.manager import JobManager
 from taiga.tasksqueue.conf import tq_settings
 from taiga.tasksqueue.discovery import Discovery, discover_task_modules
 from taiga.tasksqueue.exceptions import InvalidTaskDefinition
+from taiga.tasksqueue.retry import RetryInterruptedJobs
 from taiga.tasksqueue.task import Task, task_signature
 
 
@@ -120,6 +121,9 @@ class TasksQueueManager:
             # Options are Procrastinate's own (TaskOptions), forwarded untouched.
             decorator: Any = self.app.task(pass_context=pass_context, **options)  # type: ignore[call-overload]
             procrastinate_task = decorator(function)
+            procrastinate_task.retry_strategy = RetryInterruptedJobs(
+                procrastinate_task.retry_strategy
+            )
             task: Task[Any, Any] = Task(self, procrastinate_task)
             self.tasks[task.name] = task
             return task
