@@ -91,10 +91,13 @@ class TestInMemoryQueue:
 
         await record.defer("one")
         await record.configure(lock="L", queueing_lock="Q").defer("two")
+        await record.defer_many([("three",), {"word": "four"}])
 
         assert tqmanager.jobs == {
             1: record_row(1, "one"),
             2: {**record_row(2, "two"), "lock": "L", "queueing_lock": "Q"},
+            3: record_row(3, "three"),
+            4: record_row(4, "four"),
         }
 
     async def test_pending_jobs_run_and_become_succeeded_and_finished(self, tqmanager):
