@@ -31,6 +31,12 @@ async def spawn(word: str) -> None:
 
 
 @manager.task
+def spawn_sync(word: str) -> None:
+    RAN.append(f"spawn_sync {word}")
+    record.defer_sync(word)
+
+
+@manager.task
 def explode() -> None:
     raise RuntimeError("boom")
 
@@ -208,11 +214,12 @@ class TestInMemoryQueue:
     def test_run_pending_jobs_sync_runs_them_from_a_sync_test(self, tqmanager):
         record.defer_sync("sync")
         spawn.defer_sync("child")
+        spawn_sync.defer_sync("sync child")
 
         tqmanager.run_pending_jobs_sync()
 
-        assert RAN == ["sync", "spawn child", "child"]
-        assert [job["status"] for job in tqmanager.jobs.values()] == ["succeeded"] * 3
+        assert RAN == ["sync", "spawn child", "child", "spawn_sync sync child", "sync child"]
+        assert [job["status"] for job in tqmanager.jobs.values()] == ["succeeded"] * 5
 
 
 @pytest.mark.tasksqueue_db
