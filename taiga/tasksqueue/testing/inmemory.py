@@ -54,7 +54,7 @@ class InMemoryQueue:
         await manager.app.run_worker_async(
             wait=False,  # return as soon as no job is due
             concurrency=1,  # one job at a time: a job deferred by a job is run by the same pass
-            listen_notify=False,
+            listen_notify=False,  # nothing to wait for: the pass ends when no job is due
             install_signal_handlers=False,  # the test runner owns the signals
             delete_jobs="never",  # finished jobs stay for the test to assert on
             # Replaces the Django app's connection-cleanup middleware, which would close the
