@@ -10,7 +10,11 @@ from tests.tasksqueue.sample_tasks import add, double
 
 
 def test_the_web_process_and_the_worker_import_the_same_modules_in_the_same_order():
-    assert tqmanager.discovery.modules == ("taiga.emails.tasks", "taiga.users.tasks")
+    assert tqmanager.discovery.modules == (
+        "taiga.tasksqueue.tasks",
+        "taiga.emails.tasks",
+        "taiga.users.tasks",
+    )
     assert tqmanager.discovery.failures == ()
 
 
@@ -26,6 +30,7 @@ def test_app_tasks_modules_come_first_then_listed_modules_sorted():
     )
 
     assert discovery.modules == (
+        "taiga.tasksqueue.tasks",
         "taiga.emails.tasks",
         "taiga.users.tasks",
         "tests.tasksqueue.sample_tasks",
