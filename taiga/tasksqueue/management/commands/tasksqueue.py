@@ -1,0 +1,293 @@
+"""`manage.py tasksqueue init|status|shell|worker`: the tasks queue's command line (docs/cli.md).
+
+Every expected failure (database unreachable, schema not loaded, bad option) is one line on stderr
+that names the cause and the fix, with a non-zero exit code.
+"""
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import shlex
+import sys
+from typing import Any, NoReturn
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connections
+from procrastinate.exceptions import ConnectorException
+
+from taiga.tasksqueue.database import connect, first_line
+from taiga.tasksqueue.discovery import SETTING
+from taiga.tasksqueue.exceptions import TasksQueueError
+from taiga.tasksqueue.manager import manager
+from taiga.tasksqueue.schema import apply_schema, require_schema, schema_migrations
+from taiga.tasksqueue.shell import TasksQueueShell
+from taiga.tasksqueue.status import build_report, plural
+from taiga.tasksqueue.worker import DELETE_JOBS_CHOICES, WorkerOptions, run_worker
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+class OneLineErrorParser(CommandParser):
+    """argparse prints its whole usage block before a usage error; one line naming the problem
+    and pointing at --help is easier to read in a terminal or a container's log."""
+
+    def error(self, message: str) -> NoReturn:
+        if not self.called_from_command_line:
+            super().error(message)  # raises CommandError, as call_command expects
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, got {value!r}")
+    return number
+
+
+def seconds(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1
+    if not number >= 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, 0 or more, got {value!r}")
+    return number
+
+
+class Command(BaseCommand):
+    help = (
+        "Manage the tasks queue: load its schema (init), check its health (status), inspect and "
+        "fix jobs (shell), run a worker (worker). Run `tasksqueue SUBCOMMAND --help` for details."
+    )
+    # `status` reports task modules that fail to import, and `worker` refuses to start with one;
+    # running every system check first would stop both with a multi-line report instead.
+    requires_system_checks: list[str] = []
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        # Django builds the top-level parser itself; it reports unknown subcommands and options.
+        parser.__class__ = OneLineErrorParser
+        return parser
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        subparsers = parser.add_subparsers(
+            dest="subcommand",
+            metavar="SUBCOMMAND",
+            required=True,
+            parser_class=OneLineErrorParser,
+        )
+
+        init = subparsers.add_parser(
+            "init",
+            help="Load the tasks queue's database schema.",
+            description="Apply the migrations that make up the tasks queue's schema "
+            "(Procrastinate's and this project's). Running it again when nothing is pending "
+            "changes nothing.",
+        )
+        init.add_argument(
+            "--info",
+            action="store_true",
+            help="List the schema's migrations and whether each is applied; change nothing.",
+        )
+
+        status = subparsers.add_parser(
+            "status",
+            help="Check the state of the tasks queue; exit 1 if it is unhealthy.",
+            description="Check the database, the schema, the registered tasks, the queues, the "
+            "workers, the periodic tasks and orphan jobs, one line each. Exit 0 when healthy, 1 "
+            "when not, so it can serve as a container healthcheck.",
+        )
+        status.add_argument(
+            "--json",
+            action="store_true",
+            dest="as_json",
+            help="Print the same report as one JSON document.",
+        )
+
+        shell = subparsers.add_parser(
+            "shell",
+            help="Run an administration shell on the tasks queue.",
+            description="Procrastinate's administration shell (list_jobs, list_queues, list_tasks, "
+            "list_locks, cancel, retry) on the project's database. Type commands at the prompt, "
+            "pipe them on stdin (`echo list_queues | manage.py tasksqueue shell`), or give one as "
+            "arguments. Exits 1 if a command failed.",
+        )
+        shell.add_argument(
+            "shell_command",
+            nargs="*",
+            metavar="COMMAND",
+            help="Run this one command and exit, e.g. `list_jobs status=failed`.",
+        )
+
+        worker = subparsers.add_parser(
+            "worker",
+            help="Run a worker that processes jobs.",
+            description="Run a worker with its own database connections (concurrency + 2). SIGTERM "
+            "or SIGINT stops it taking jobs and lets the running ones finish (up to "
+            "--shutdown-timeout), then it exits 0; a second signal stops it at once.",
+        )
+        worker.add_argument(
+            "-c",
+            "--concurrency",
+            type=positive_int,
+            default=1,
+            help="How many jobs to run at once (default: 1).",
+        )
+        worker.add_argument(
+            "-q",
+            "--queues",
+            nargs="+",
+            default=[],
+            metavar="QUEUE",
+            help="Only take jobs from these queues, space-separated (default: every queue).",
+        )
+        worker.add_argument("-n", "--name", help="The worker's name, in its logs and job context.")
+        worker.add_argument(
+            "--one-shot",
+            action="store_true",
+            help="Process every job that is ready now, then exit 0.",
+        )
+        worker.add_argument(
+            "--delete-jobs",
+            choices=DELETE_JOBS_CHOICES,
+            default="never",
+            help="Delete finished jobs: never (default), successful ones, or always.",
+        )
+        worker.add_argument(
+            "--shutdown-timeout",
+            type=seconds,
+            metavar="SECONDS",
+            help="On SIGTERM/SIGINT, how long running jobs may take to finish before they are "
+            "aborted (default: no limit).",
+        )
+        worker.add_argument(
+            "--log-level",
+            type=str.lower,
+            choices=LOG_LEVELS,
+            help="Log level of the worker (default: TAIGA_LOG_LEVEL, info); debug also shows "
+            "Procrastinate's own logs.",
+        )
+
+    def handle(self, *args: Any, subcommand: str, **options: Any) -> None:
+        handler = getattr(self, f"handle_{subcommand}")
+        try:
+            handler(**options)
+        except TasksQueueError as exc:
+            raise CommandError(str(exc), returncode=1) from exc
+
+    def handle_init(self, *, info: bool, **options: Any) -> None:
+        connect()
+        if info:
+            migrations = schema_migrations()
+            for migration in migrations:
+                self.stdout.write(f"[{'X' if migration.applied else ' '}] {migration}")
+            pending = sum(not migration.applied for migration in migrations)
+            self.stdout.write(f"{len(migrations) - pending} applied, {pending} pending")
+            return
+        applied = apply_schema()
+        for key in applied:
+            self.stdout.write(f"Applied {key}")
+        if applied:
+            self.stdout.write(f"Schema loaded: {plural(len(applied), 'migration')} applied.")
+        else:
+            total = len(schema_migrations())
+            self.stdout.write(
+                f"Nothing to apply: the schema is up to date ({plural(total, 'migration')})."
+            )
+
+    def handle_status(self, *, as_json: bool, **options: Any) -> None:
+        report = build_report()
+        if as_json:
+            self.stdout.write(json.dumps(report.as_dict(), indent=2))
+        else:
+            for check in report.checks:
+                line = f"{check.name}: {check.state.upper()} - {check.summary}"
+                self.stdout.write(line + (f"; fix: {check.fix}" if check.fix else ""))
+        if not report.healthy:
+            first, *others = report.failures
+            more = (
+                f" (and {plural(len(others), 'more failing check')}, see above)" if others else ""
+            )
+            raise CommandError(
+                f"Unhealthy: {first.name}: {first.summary}; fix: {first.fix}{more}", returncode=1
+            )
+
+    def handle_shell(self, *, shell_command: list[str], **options: Any) -> None:
+        _require_ready()
+        interactive = not shell_command and sys.stdin.isatty()
+        shell = TasksQueueShell(manager.job_manager, stdin=sys.stdin, interactive=interactive)
+        if shell_command:
+            shell.onecmd(shlex.join(shell_command))
+        else:
+            with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C leaves, as Ctrl-D does
+                shell.cmdloop()
+            if interactive:
+                self.stdout.write("")  # leave the terminal on a fresh line
+        if shell.failed:
+            raise CommandError(
+                f"{plural(shell.failed, 'shell command')} failed (see the errors above)",
+                returncode=1,
+            )
+
+    def handle_worker(
+        self,
+        *,
+        concurrency: int,
+        queues: list[str],
+        name: str | None,
+        one_shot: bool,
+        delete_jobs: str,
+        shutdown_timeout: float | None,
+        log_level: str | None,
+        **options: Any,
+    ) -> None:
+        if log_level:
+            _set_log_level(log_level)
+        if manager.discovery.failures:
+            # Its jobs would fail with "task not found" one by one; refuse to start instead.
+            failure = manager.discovery.failures[0]
+            raise CommandError(
+                f"Cannot import the task module {failure.module!r} ({failure.error}); fix it or "
+                f"remove it from {SETTING}",
+                returncode=1,
+            )
+        _require_ready()
+        # The worker has its own pool; Django's connection would sit idle for its whole life.
+        connections.close_all()
+        worker_options = WorkerOptions(
+            concurrency=concurrency,
+            queues=tuple(queues),
+            name=name,
+            one_shot=one_shot,
+            delete_jobs=delete_jobs,
+            shutdown_timeout=shutdown_timeout,
+        )
+        try:
+            asyncio.run(run_worker(worker_options))
+        except ConnectorException as exc:
+            cause = first_line(exc.__cause__ or exc)
+            raise CommandError(
+                f"The worker stopped on a database error ({cause}); check the database, then "
+                "restart the worker (jobs it was running show as stalled in `tasksqueue status`)",
+                returncode=1,
+            ) from exc
+
+
+def _require_ready() -> None:
+    connect()
+    require_schema()
+
+
+def _set_log_level(name: str) -> None:
+    level = logging.getLevelNamesMapping()[name.upper()]
+    logging.getLogger("taiga.tasksqueue").setLevel(level)
+    # Procrastinate logs every job too, in its own words: below debug, the lines of
+    # taiga.tasksqueue.worker say the same once, and only its warnings and errors are kept.
+    logging.getLogger("procrastinate").setLevel(
+        level if level <= logging.DEBUG else max(level, logging.WARNING)
+    )

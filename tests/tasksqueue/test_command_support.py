@@ -1,0 +1,44 @@
+"""Helpers shared by the `test_command_*` modules (this module has no tests of its own)."""
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT = 30.0  # bounds every wait; no test asserts on how long something took
+
+
+def database_url(name: str | None = None) -> str:
+    """DATABASE_URL for a subprocess: the test database, or `name` on the same server."""
+    settings = connection.settings_dict
+    password = f":{settings['PASSWORD']}" if settings["PASSWORD"] else ""
+    host = settings["HOST"] or "127.0.0.1"
+    port = settings["PORT"] or 5432
+    return f"postgres://{settings['USER']}{password}@{host}:{port}/{name or settings['NAME']}"
+
+
+def manage(
+    *args: str, env: dict[str, str] | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `python manage.py ARGS` in the project, with `env` added to this environment."""
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT * 2,
+        check=False,
+    )
+
+
+def closed_port() -> int:
+    """A local TCP port nothing listens on (it was free a moment ago)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
