@@ -1,0 +1,194 @@
+"""`python -m benchmarks` (`make bench`): ours, stock Procrastinate and PgQueuer, side by side.
+
+Prints progress, then one table with the ratios, and writes it with every raw figure to
+benchmarks/results/latest.json. `--quick` is a smoke run with few jobs; its figures mean little.
+See docs/performance.md for the method.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import importlib.metadata
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from benchmarks import db, report, runner
+from benchmarks.systems import OURS_WORKER, SYSTEMS, System
+
+PHASES = ("defers", "latency", "drains", "rt")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a short smoke run (few jobs)")
+    parser.add_argument(
+        "--systems",
+        default="ours,stock,pgq",
+        help="comma list among ours, stock, pgq (default: all three)",
+    )
+    parser.add_argument(
+        "--only",
+        default=",".join(PHASES),
+        help=f"comma list of phases among {', '.join(PHASES)} (default: all)",
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=db.ROOT / "benchmarks" / "results" / "latest.json",
+        help="where to write the JSON results",
+    )
+    parser.add_argument(
+        "--matrix",
+        action="store_true",
+        help="drain every combination of concurrency 1/10 and 1/2 processes (adds c1 x 2)",
+    )
+    parser.add_argument("--markdown", action="store_true", help="print the table as Markdown too")
+    return parser.parse_args(argv)
+
+
+def machine() -> dict[str, Any]:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions: dict[str, str | None] = {}
+    for package in ("django", "procrastinate", "pgqueuer", "psycopg", "psycopg-pool"):
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = None
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "packages": versions,
+    }
+
+
+def run_phases(harness: runner.Harness, systems: list[System], phases: list[str]) -> dict[str, Any]:
+    plan, server = harness.plan, harness.server
+    results: dict[str, Any] = {system.key: {} for system in systems}
+    harness.say("Setting up one database per system (create if missing, migrate, install)")
+    for system in systems:
+        system.setup(server)
+        system.reset(server)
+
+    if "defers" in phases:
+        harness.say(
+            f"Defer throughput: {plan.defer_single:,} jobs one per call (sync, async), "
+            f"{plan.defer_many:,} in batches of {plan.batch:,}"
+        )
+        for system in systems:
+            results[system.key]["defers"] = harness.defers(system)
+
+    if "latency" in phases:
+        harness.say(
+            f"Latency from defer to task start, idle worker: {plan.latency_samples} samples "
+            f"(or what fits in {plan.latency_budget_s:.0f} s)"
+        )
+        for system in systems:
+            results[system.key]["latency"] = harness.latency(system)
+
+    if "drains" in phases:
+        for concurrency, processes in plan.drain_configs:
+            harness.say(
+                f"Drain {plan.drain_jobs:,} pre-filled no-op jobs, concurrency {concurrency}, "
+                f"{processes} worker process{'es' if processes > 1 else ''}"
+            )
+            for system in systems:
+                drain = harness.drain(system, concurrency, processes, plan.drain_jobs)
+                results[system.key].setdefault("drains", []).append(runner.as_dict(drain))
+                harness.say(f"  {system.label}: {runner.drain_summary(drain)}")
+
+    if "rt" in phases:
+        harness.say("Round trips and statements per job, counted by a proxy (not timed)")
+        for system in systems:
+            results[system.key]["round_trips"] = harness.round_trips(system)
+
+    return results
+
+
+def command_line(argv: list[str]) -> str:
+    return " ".join("python" if arg == sys.executable else arg for arg in argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    plan = runner.QUICK if args.quick else runner.FULL
+    if args.matrix:
+        plan = dataclasses.replace(plan, drain_configs=((1, 1), (10, 1), (1, 2), (10, 2)))
+    keys = [key.strip() for key in args.systems.split(",") if key.strip()]
+    phases = [phase.strip() for phase in args.only.split(",") if phase.strip()]
+    unknown = [k for k in keys if k not in SYSTEMS] + [p for p in phases if p not in PHASES]
+    if unknown:
+        print(f"unknown system or phase: {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    systems = [SYSTEMS[key] for key in keys]
+
+    started = time.monotonic()
+    server = db.find_server()
+    where = "embedded PostgreSQL" if server.embedded else f"{server.host}:{server.port}"
+    version = db.server_version(server)
+    print(
+        f"Benchmark ({'quick' if args.quick else 'full'} run) on PostgreSQL {version} at "
+        f"{where}, {os.cpu_count()} CPUs. Other work on this machine shows up in the figures.",
+        flush=True,
+    )
+    harness = runner.Harness(server, plan, args.output.parent)
+    try:
+        results = run_phases(harness, systems, phases)
+    finally:
+        harness.close()
+    rows = report.build_rows(results, list(plan.drain_configs))
+    duration = time.monotonic() - started
+    print()
+    print(report.render(rows))
+    if args.markdown:
+        print()
+        print(report.render(rows, markdown=True))
+    document = {
+        "run": {
+            "kind": "quick" if args.quick else "full",
+            "finished_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            "duration_s": round(duration, 1),
+            "plan": dataclasses.asdict(plan),
+            "systems": {s.key: s.label for s in systems},
+            "worker_commands": {s.key: command_line(s.worker_argv(10, True)) for s in systems},
+            "ours_worker": command_line(OURS_WORKER),
+        },
+        "machine": {**machine(), "postgresql": version, "server": where},
+        "table": [r.as_dict() for r in rows],
+        "results": results,
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(document, indent=2) + "\n")
+    print(f"\nWritten to {args.output} ({duration:.0f} s)")
+    failed = [
+        f"{key} c{d['concurrency']} p{d['processes']}"
+        for key, data in results.items()
+        for d in data.get("drains", [])
+        if not d["ok"]
+    ]
+    if failed:
+        print(f"Some drains did not run cleanly: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,333 @@
+"""The deferring side of the benchmark, one process per system: `python -m benchmarks.client KEY`.
+
+The harness starts it once per phase and drives it over stdin/stdout, one JSON object a line:
+
+    -> {"cmd": "defer_sync", "n": 2000}
+    <- {"event": "ready"}            warmed up (connection open, statements prepared)
+    -> {"cmd": "go"}                 the harness has reset the queue and taken its snapshots
+    <- {"event": "done", ...}        timings measured here, in this process
+    ...
+    -> {"cmd": "quit"}
+
+Commands: defer_sync, defer_async (one job per call), defer_many (batches), latency (defer one
+ping at a time to a running worker and wait for it to report its start over UDP).
+
+`ours` and `stock` share a Django process layout: `ours` defers through taiga.tasksqueue's task
+API, `stock` through the very same tasks' Procrastinate objects (`procrastinate_task.defer`, its
+default Django connector). `pgq` uses PgQueuer's own queries over psycopg.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import socket
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+
+class Deferrer(Protocol):
+    def warm_up(self) -> None: ...
+    def one_sync(self, i: int) -> None: ...
+    async def one_async(self, i: int) -> None: ...
+    async def open_async(self) -> None: ...
+    async def close_async(self) -> None: ...
+    def many(self, first: int, count: int) -> None: ...
+    def ping(self, seq: int, sent: float) -> None: ...
+
+
+def _setup_django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "taiga.conf.settings")
+    import django
+
+    django.setup()
+
+
+class OursDeferrer:
+    def __init__(self) -> None:
+        _setup_django()
+        from benchmarks import tasks
+
+        self.noop = tasks.noop
+        self.ping_task = tasks.ping
+
+    def warm_up(self) -> None:
+        self.noop.defer_sync(-1)
+
+    def one_sync(self, i: int) -> None:
+        self.noop.defer_sync(i)
+
+    async def open_async(self) -> None:
+        await self.noop.defer(-1)
+
+    async def close_async(self) -> None:
+        pass
+
+    async def one_async(self, i: int) -> None:
+        await self.noop.defer(i)
+
+    def many(self, first: int, count: int) -> None:
+        self.noop.defer_many_sync([(i,) for i in range(first, first + count)])
+
+    def ping(self, seq: int, sent: float) -> None:
+        self.ping_task.defer_sync(seq, sent)
+
+
+class StockDeferrer:
+    """Stock Procrastinate: its own Task objects, its default (Django) connector."""
+
+    def __init__(self) -> None:
+        _setup_django()
+        from benchmarks import tasks
+
+        self.noop = tasks.noop.procrastinate_task
+        self.ping_task = tasks.ping.procrastinate_task
+
+    def warm_up(self) -> None:
+        self.noop.defer(i=-1)
+
+    def one_sync(self, i: int) -> None:
+        self.noop.defer(i=i)
+
+    async def open_async(self) -> None:
+        await self.noop.defer_async(i=-1)
+
+    async def close_async(self) -> None:
+        pass
+
+    async def one_async(self, i: int) -> None:
+        await self.noop.defer_async(i=i)
+
+    def many(self, first: int, count: int) -> None:
+        calls: list[dict[str, Any]] = [{"i": i} for i in range(first, first + count)]
+        self.noop.batch_defer(*calls)
+
+    def ping(self, seq: int, sent: float) -> None:
+        self.ping_task.defer(seq=seq, sent=sent)
+
+
+class PgqDeferrer:
+    """PgQueuer's `enqueue` over psycopg (sync queries for sync calls, async ones for async)."""
+
+    def __init__(self) -> None:
+        import psycopg
+        from pgqueuer.db import SyncPsycopgDriver
+        from pgqueuer.queries import SyncQueries
+
+        from benchmarks import pgq_app
+
+        self.dsn = os.environ["BENCH_PGQ_DSN"]
+        self.noop_name = pgq_app.NOOP
+        self.ping_name = pgq_app.PING
+        self.connection = psycopg.connect(self.dsn, autocommit=True)
+        self.queries = SyncQueries(SyncPsycopgDriver(self.connection))
+        self.async_queries: Any = None
+        self.async_connection: Any = None
+
+    @staticmethod
+    def _payload(i: int) -> bytes:
+        return json.dumps({"i": i}).encode()
+
+    def warm_up(self) -> None:
+        self.queries.enqueue(self.noop_name, self._payload(-1))
+
+    def one_sync(self, i: int) -> None:
+        self.queries.enqueue(self.noop_name, self._payload(i))
+
+    async def open_async(self) -> None:
+        import psycopg
+        from pgqueuer.db import PsycopgDriver
+        from pgqueuer.queries import Queries
+
+        self.async_connection = await psycopg.AsyncConnection.connect(self.dsn, autocommit=True)
+        self.async_queries = Queries(PsycopgDriver(self.async_connection))
+        await self.one_async(-1)
+
+    async def close_async(self) -> None:
+        await self.async_connection.close()
+
+    async def one_async(self, i: int) -> None:
+        await self.async_queries.enqueue(self.noop_name, self._payload(i))
+
+    def many(self, first: int, count: int) -> None:
+        self.queries.enqueue(
+            [self.noop_name] * count,
+            [self._payload(i) for i in range(first, first + count)],
+            [0] * count,
+        )
+
+    def ping(self, seq: int, sent: float) -> None:
+        payload = json.dumps({"seq": seq, "sent": sent}).encode()
+        self.queries.enqueue(self.ping_name, payload)
+
+
+DEFERRERS: dict[str, Callable[[], Deferrer]] = {
+    "ours": OursDeferrer,
+    "stock": StockDeferrer,
+    "pgq": PgqDeferrer,
+}
+
+
+class Channel:
+    def __init__(self) -> None:
+        self.stdout = sys.stdout
+
+    def send(self, **message: Any) -> None:
+        self.stdout.write(json.dumps(message) + "\n")
+        self.stdout.flush()
+
+    def receive(self) -> dict[str, Any]:
+        line = sys.stdin.readline()
+        if not line:
+            return {"cmd": "quit"}
+        message: dict[str, Any] = json.loads(line)
+        return message
+
+    def ready_then_wait(self) -> None:
+        self.send(event="ready")
+        message = self.receive()
+        if message.get("cmd") != "go":
+            raise SystemExit(f"expected go, got {message}")
+
+
+def _timed(channel: Channel, run: Callable[[], None], jobs: int) -> None:
+    channel.ready_then_wait()
+    cpu, wall = time.process_time(), time.perf_counter()
+    run()
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    channel.send(event="done", jobs=jobs, seconds=wall, client_cpu=cpu)
+
+
+def defer_sync(channel: Channel, deferrer: Deferrer, n: int) -> None:
+    deferrer.warm_up()
+
+    def run() -> None:
+        for i in range(n):
+            deferrer.one_sync(i)
+
+    _timed(channel, run, n)
+
+
+def defer_async(channel: Channel, deferrer: Deferrer, n: int) -> None:
+    async def run_all() -> None:
+        await deferrer.open_async()
+        channel.ready_then_wait()
+        cpu, wall = time.process_time(), time.perf_counter()
+        for i in range(n):
+            await deferrer.one_async(i)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        channel.send(event="done", jobs=n, seconds=wall, client_cpu=cpu)
+        await deferrer.close_async()
+
+    asyncio.run(run_all())
+
+
+def defer_many(channel: Channel, deferrer: Deferrer, n: int, batch: int) -> None:
+    deferrer.many(-batch, batch)  # warm-up batch; the harness empties the queue after it
+
+    def run() -> None:
+        for first in range(0, n, batch):
+            deferrer.many(first, min(batch, n - first))
+
+    _timed(channel, run, n)
+
+
+def _percentile(sorted_values: Sequence[float], fraction: float) -> float:
+    index = min(len(sorted_values) - 1, max(0, round(fraction * (len(sorted_values) - 1))))
+    return sorted_values[index]
+
+
+def latency(
+    channel: Channel, deferrer: Deferrer, samples: int, budget: float, udp: socket.socket
+) -> None:
+    """Defer one ping, wait for the worker to say it started it, pause, repeat.
+
+    Stops after `samples` samples, or earlier once `budget` seconds have passed (a system whose
+    latency is counted in seconds would otherwise hold the whole run)."""
+    # Warm-up: ping until the worker answers (it may still be starting), then drop stray answers.
+    deadline = time.monotonic() + 90
+    udp.settimeout(0.25)
+    answered = False
+    while not answered and time.monotonic() < deadline:
+        deferrer.ping(-1, time.time())
+        try:
+            udp.recv(256)
+            answered = True
+        except TimeoutError:
+            continue
+    if not answered:
+        channel.send(event="ready")
+        channel.receive()
+        channel.send(event="done", error="the worker never ran a ping")
+        return
+    for _ in range(5):  # a few warm samples
+        deferrer.ping(-1, time.time())
+        udp.settimeout(5)
+        udp.recv(256)
+    udp.settimeout(0.5)
+    try:
+        while True:
+            udp.recv(256)
+    except TimeoutError:
+        pass
+
+    channel.ready_then_wait()
+    rng = random.Random(6)
+    values: list[float] = []
+    missed = 0
+    udp.settimeout(10)
+    stop_at = time.monotonic() + budget
+    for seq in range(samples):
+        if time.monotonic() > stop_at:
+            break
+        time.sleep(rng.uniform(0.005, 0.025))  # the worker is idle between samples
+        sent = time.time()
+        deferrer.ping(seq, sent)
+        while True:
+            try:
+                answer = udp.recv(256).split()
+            except TimeoutError:
+                missed += 1
+                break
+            if int(answer[0]) == seq:
+                values.append(float(answer[2]) - float(answer[1]))
+                break
+    values.sort()
+    channel.send(
+        event="done",
+        samples=len(values),
+        missed=missed,
+        p50=_percentile(values, 0.50) if values else None,
+        p95=_percentile(values, 0.95) if values else None,
+        p99=_percentile(values, 0.99) if values else None,
+        max=values[-1] if values else None,
+        mean=sum(values) / len(values) if values else None,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    system = (argv or sys.argv[1:])[0]
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", 0))
+    deferrer = DEFERRERS[system]()
+    channel = Channel()
+    channel.send(event="hello", udp_port=udp.getsockname()[1], pid=os.getpid())
+    commands: dict[str, Callable[[dict[str, Any]], None]] = {
+        "defer_sync": lambda m: defer_sync(channel, deferrer, m["n"]),
+        "defer_async": lambda m: defer_async(channel, deferrer, m["n"]),
+        "defer_many": lambda m: defer_many(channel, deferrer, m["n"], m["batch"]),
+        "latency": lambda m: latency(channel, deferrer, m["samples"], m["budget"], udp),
+    }
+    while True:
+        message = channel.receive()
+        if message["cmd"] == "quit":
+            return
+        commands[message["cmd"]](message)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,188 @@
+"""One table from a run's results: a row per figure, a column per system, then the ratios."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+RATE = "jobs_per_s"
+SYSTEM_COLUMNS = (("ours", "ours"), ("stock", "stock"), ("pgq", "pgqueuer"))
+
+
+@dataclass(frozen=True)
+class Row:
+    label: str
+    unit: str
+    better: str  # "higher" or "lower"
+    values: dict[str, float | None]
+
+    def ratio(self, other: str) -> float | None:
+        ours, theirs = self.values.get("ours"), self.values.get(other)
+        if ours is None or theirs is None or theirs == 0:
+            return None
+        return ours / theirs
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "unit": self.unit,
+            "better": self.better,
+            "values": self.values,
+            "ours_over_stock": self.ratio("stock"),
+            "ours_over_pgqueuer": self.ratio("pgq"),
+        }
+
+
+def _get(data: Any, *path: str) -> float | None:
+    for key in path:
+        if isinstance(data, dict) and key in data:
+            data = data[key]
+        else:
+            return None
+    return float(data) if isinstance(data, int | float) else None
+
+
+def _drain(results: dict[str, Any], system: str, c: int, p: int, key: str) -> float | None:
+    for drain in results.get(system, {}).get("drains", []):
+        if drain["concurrency"] == c and drain["processes"] == p:
+            value = drain.get(key)
+            return float(value) if isinstance(value, int | float) else None
+    return None
+
+
+def build_rows(results: dict[str, Any], drain_configs: list[tuple[int, int]]) -> list[Row]:
+    systems = [key for key, _ in SYSTEM_COLUMNS]
+
+    def row(label: str, unit: str, better: str, *path: str) -> Row:
+        return Row(label, unit, better, {s: _get(results.get(s, {}), *path) for s in systems})
+
+    rows = [
+        row("defer, one per call, sync", "jobs/s", "higher", "defers", "defer_sync", RATE),
+        row("defer, one per call, async", "jobs/s", "higher", "defers", "defer_async", RATE),
+        row("defer_many, batches of 1,000", "jobs/s", "higher", "defers", "defer_many", RATE),
+    ]
+    for c, p in drain_configs:
+        procs = "1 process" if p == 1 else f"{p} processes"
+        rows.append(
+            Row(
+                f"drain, concurrency {c}, {procs}",
+                "jobs/s",
+                "higher",
+                {s: _drain(results, s, c, p, "jobs_per_s") for s in systems},
+            )
+        )
+    rows += [
+        row("latency defer -> start, p50", "ms", "lower", "latency", "p50_ms"),
+        row("latency defer -> start, p95", "ms", "lower", "latency", "p95_ms"),
+        row("latency defer -> start, p99", "ms", "lower", "latency", "p99_ms"),
+    ]
+    for c, p in drain_configs:
+        if p != 1:
+            continue
+        for key, what in (("worker_cpu_ms_per_job", "worker"), ("pg_cpu_ms_per_job", "PostgreSQL")):
+            rows.append(
+                Row(
+                    f"{what} CPU per job, drain c{c}",
+                    "ms",
+                    "lower",
+                    {s: _drain(results, s, c, p, key) for s in systems},
+                )
+            )
+    rows += [
+        row(
+            "defer (sync): PostgreSQL CPU per job",
+            "ms",
+            "lower",
+            "defers",
+            "defer_sync",
+            "pg_cpu_ms_per_job",
+        ),
+        row(
+            "round trips per single defer (sync)",
+            "",
+            "lower",
+            "round_trips",
+            "defer_sync",
+            "round_trips_per_job",
+        ),
+        row(
+            "round trips per 1,000-job defer_many",
+            "",
+            "lower",
+            "round_trips",
+            "defer_many",
+            "round_trips_per_1000_jobs",
+        ),
+    ]
+    for c in (1, 10):
+        rows += [
+            row(
+                f"round trips per job, drain c{c}",
+                "",
+                "lower",
+                "round_trips",
+                f"drain_c{c}",
+                "round_trips_per_job",
+            ),
+            row(
+                f"statements per job, drain c{c}",
+                "",
+                "lower",
+                "round_trips",
+                f"drain_c{c}",
+                "statements_per_job",
+            ),
+        ]
+    return [r for r in rows if any(v is not None for v in r.values.values())]
+
+
+def _cell(value: float | None, unit: str) -> str:
+    if value is None:
+        return "-"
+    if unit == "jobs/s":
+        return f"{value:,.0f}"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.2f}"
+
+
+def _ratio(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.2f}x" if value >= 0.1 else f"{value:.4f}x"
+
+
+def render(rows: list[Row], markdown: bool = False) -> str:
+    header = [
+        "measure",
+        "unit",
+        "better",
+        *(name for _, name in SYSTEM_COLUMNS),
+        "ours/stock",
+        "ours/pgqueuer",
+    ]
+    body = [
+        [
+            r.label,
+            r.unit or "count",
+            r.better,
+            *(_cell(r.values.get(key), r.unit) for key, _ in SYSTEM_COLUMNS),
+            _ratio(r.ratio("stock")),
+            _ratio(r.ratio("pgq")),
+        ]
+        for r in rows
+    ]
+    if markdown:
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(cells) + " |" for cells in body]
+        return "\n".join(lines)
+    widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
+
+    def fmt(cells: list[str]) -> str:
+        left, right = cells[:3], cells[3:]
+        aligned = [cell.ljust(width) for cell, width in zip(left, widths, strict=False)]
+        aligned += [cell.rjust(width) for cell, width in zip(right, widths[3:], strict=True)]
+        return "  ".join(aligned)
+
+    rule = "-" * len(fmt(header))
+    return "\n".join([fmt(header), rule, *(fmt(cells) for cells in body)])

@@ -1,0 +1,370 @@
+"""The measurements, each run for every system back to back so they share the machine's mood."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmarks import db
+from benchmarks.probe import StampReader, create_stamp_file
+from benchmarks.processes import ChildFailed, Client, Workers
+from benchmarks.proxy import CountingProxy, Counts
+from benchmarks.systems import System
+
+
+@dataclass(frozen=True)
+class Plan:
+    defer_single: int  # jobs deferred one per call (sync, then async)
+    defer_many: int  # jobs deferred in batches
+    batch: int
+    drain_jobs: int
+    drain_configs: tuple[tuple[int, int], ...]  # (concurrency, processes)
+    latency_samples: int
+    latency_budget_s: float  # per system: fewer samples if they take longer than this
+    rt_defers: int  # the round-trip pass (through the counting proxy)
+    rt_drain_jobs: int
+    rt_drain_concurrency: tuple[int, ...] = (1, 10)
+
+
+FULL = Plan(
+    defer_single=2_000,
+    defer_many=20_000,
+    batch=1_000,
+    drain_jobs=20_000,
+    drain_configs=((1, 1), (10, 1), (10, 2)),
+    latency_samples=300,
+    latency_budget_s=60,
+    rt_defers=200,
+    rt_drain_jobs=1_000,
+)
+QUICK = Plan(
+    defer_single=200,
+    defer_many=2_000,
+    batch=1_000,
+    drain_jobs=1_000,
+    drain_configs=((1, 1), (10, 1), (10, 2)),
+    latency_samples=40,
+    latency_budget_s=15,
+    rt_defers=50,
+    rt_drain_jobs=200,
+)
+
+
+@dataclass
+class Drain:
+    concurrency: int
+    processes: int
+    jobs: int
+    jobs_per_s: float | None = None
+    span_s: float | None = None
+    wall_s: float | None = None  # first worker spawned to last one exited, start-up included
+    worker_cpu_ms_per_job: float | None = None
+    pg_cpu_ms_per_job: float | None = None
+    outcome: dict[str, int] = field(default_factory=dict)
+    ok: bool = False
+    error: str | None = None
+    round_trips_per_job: float | None = None
+    statements_per_job: float | None = None
+
+
+class Harness:
+    def __init__(self, server: db.Server, plan: Plan, work_dir: Path) -> None:
+        self.server = server
+        self.plan = plan
+        self.work_dir = work_dir
+        self.logs = work_dir / "logs"
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.stamp_path = str(work_dir / "stamps.bin")
+        create_stamp_file(self.stamp_path)
+        self.stamps = StampReader(self.stamp_path)
+        self.t0 = time.monotonic()
+        self._fill_clients: dict[str, Client] = {}
+
+    def _fill_client(self, system: System) -> Client:
+        """One client per system fills the queue before every drain (it idles during drains)."""
+        if system.key not in self._fill_clients:
+            url = self.server.url(system.database)
+            self._fill_clients[system.key] = Client(
+                system, self._env(system, url), self._log(system, "fill-client")
+            )
+        return self._fill_clients[system.key]
+
+    def close(self) -> None:
+        for client in self._fill_clients.values():
+            client.close()
+        self._fill_clients.clear()
+        self.stamps.close()
+
+    def say(self, message: str) -> None:
+        elapsed = time.monotonic() - self.t0
+        print(f"[{elapsed:6.1f}s] {message}", flush=True)
+
+    def _log(self, system: System, what: str) -> Path:
+        path = self.logs / f"{system.key}-{what}.log"
+        path.write_bytes(b"")
+        return path
+
+    def _env(self, system: System, url: str, **extra: str) -> dict[str, str]:
+        return system.env(url, {"BENCH_PROBE_FILE": self.stamp_path, **extra})
+
+    # Defers ---------------------------------------------------------------------------------
+
+    def defers(self, system: System) -> dict[str, Any]:
+        results: dict[str, Any] = {}
+        url = self.server.url(system.database)
+        client = Client(system, self._env(system, url), self._log(system, "client"))
+        backends = db.BackendCpu(self.server, system.database)
+        try:
+            for cmd, label, arguments in (
+                ("defer_sync", "one per call, sync", {"n": self.plan.defer_single}),
+                ("defer_async", "one per call, async", {"n": self.plan.defer_single}),
+                (
+                    "defer_many",
+                    f"batches of {self.plan.batch}",
+                    {"n": self.plan.defer_many, "batch": self.plan.batch},
+                ),
+            ):
+                marks: dict[str, dict[int, float]] = {}
+
+                def before(marks: dict[str, dict[int, float]] = marks) -> None:
+                    system.reset(self.server)
+                    marks["before"] = backends.sample()
+
+                def after(marks: dict[str, dict[int, float]] = marks) -> None:
+                    marks["after"] = backends.sample()
+
+                done = client.run(cmd, arguments, before=before, after=after)
+                jobs = int(done["jobs"])
+                pg_cpu = db.BackendCpu.delta(marks["before"], marks["after"])
+                results[cmd] = {
+                    "jobs": jobs,
+                    "seconds": done["seconds"],
+                    "jobs_per_s": jobs / done["seconds"],
+                    "client_cpu_ms_per_job": 1000 * done["client_cpu"] / jobs,
+                    "pg_cpu_ms_per_job": 1000 * pg_cpu / jobs if backends.enabled else None,
+                }
+                self.say(
+                    f"  {system.label}: defer {label}: {results[cmd]['jobs_per_s']:,.0f} jobs/s"
+                )
+        finally:
+            client.close()
+            backends.close()
+            system.reset(self.server)
+        return results
+
+    # Latency --------------------------------------------------------------------------------
+
+    def latency(self, system: System) -> dict[str, Any]:
+        url = self.server.url(system.database)
+        system.reset(self.server)
+        client = Client(system, self._env(system, url), self._log(system, "latency-client"))
+        workers = Workers(
+            system,
+            self._env(system, url, BENCH_PROBE_UDP=f"127.0.0.1:{client.udp_port}"),
+            concurrency=1,
+            processes=1,
+            one_shot=False,
+            log_path=self._log(system, "latency-worker"),
+        )
+        try:
+            arguments = {
+                "samples": self.plan.latency_samples,
+                "budget": self.plan.latency_budget_s,
+            }
+            done = client.run("latency", arguments, timeout=300, alive=workers.running)
+        except ChildFailed as exc:
+            done = {"error": f"{exc}\nworker log ends with:\n{workers.log_tail()}"}
+        finally:
+            client.close()
+            workers.close()
+            system.reset(self.server)
+        if done.get("error"):
+            self.say(f"  {system.label}: latency FAILED: {done['error']}")
+            return {"error": done["error"], "worker_log": workers.log_tail()}
+        result = {key: done[key] for key in ("samples", "missed")}
+        for key in ("p50", "p95", "p99", "max", "mean"):
+            result[f"{key}_ms"] = 1000 * done[key] if done[key] is not None else None
+        self.say(
+            f"  {system.label}: latency p50 {result['p50_ms']:.2f} ms, p95 "
+            f"{result['p95_ms']:.2f} ms, p99 {result['p99_ms']:.2f} ms "
+            f"({result['samples']} samples, {result['missed']} missed)"
+        )
+        return result
+
+    # Drains ---------------------------------------------------------------------------------
+
+    def _fill(self, system: System, client: Client, jobs: int) -> float:
+        done = client.run(
+            "defer_many",
+            {"n": jobs, "batch": self.plan.batch},
+            before=lambda: system.reset(self.server),
+        )
+        system.analyze_filled(self.server)
+        return float(done["jobs"]) / float(done["seconds"])
+
+    def drain(
+        self,
+        system: System,
+        concurrency: int,
+        processes: int,
+        jobs: int,
+        proxy: CountingProxy | None = None,
+    ) -> Drain:
+        result = Drain(concurrency, processes, jobs)
+        direct_url = self.server.url(system.database)
+        worker_url = (
+            self.server.url(system.database, port=proxy.port) if proxy is not None else direct_url
+        )
+        tag = f"drain-c{concurrency}-p{processes}" + ("-rt" if proxy else "")
+        self._fill(system, self._fill_client(system), jobs)
+
+        backends = db.BackendCpu(self.server, system.database)
+        self.stamps.reset()
+        workers = Workers(
+            system,
+            self._env(system, worker_url),
+            concurrency=concurrency,
+            processes=processes,
+            one_shot=True,
+            log_path=self._log(system, tag),
+        )
+        base: tuple[dict[int, float], int, Counts | None] | None = None
+        final: tuple[dict[int, float], int, Counts | None] | None = None
+        deadline = time.monotonic() + 120 + jobs / 20
+        last_sample = 0.0
+        try:
+            while time.monotonic() < deadline:
+                total = sum(stamp.count for stamp in self.stamps.read(processes))
+                now = time.monotonic()
+                if base is None and total:
+                    snapshot = proxy.snapshot() if proxy else None
+                    base = (backends.sample(), total, snapshot)
+                    last_sample = now
+                elif base is not None and total >= jobs:
+                    snapshot = proxy.snapshot() if proxy else None
+                    final = (backends.sample(), total, snapshot)
+                    break
+                elif base is not None and now - last_sample > 0.2:
+                    backends.sample()
+                    last_sample = now
+                if not workers.running():
+                    if base is not None:
+                        total = sum(stamp.count for stamp in self.stamps.read(processes))
+                        final = (backends.sample(), total, proxy.snapshot() if proxy else None)
+                    break
+                time.sleep(0.005)
+            exited = workers.wait(timeout=60)
+        finally:
+            workers.close()
+            backends.close()
+        result.wall_s = time.time() - workers.started
+        stamps = [stamp for stamp in self.stamps.read(processes) if stamp.count]
+        done = sum(stamp.count for stamp in stamps)
+        result.outcome = system.outcome(self.server)
+        succeeded = system.succeeded(result.outcome)
+        if stamps and done > len(stamps):
+            span = max(s.last_wall for s in stamps) - min(s.first_wall for s in stamps)
+            result.span_s = span
+            result.jobs_per_s = (done - 1) / span if span > 0 else None
+            cpu = sum(s.last_cpu - s.first_cpu for s in stamps)
+            result.worker_cpu_ms_per_job = 1000 * cpu / (done - len(stamps))
+        if base is not None and final is not None:
+            counted = final[1] - base[1]
+            if backends.enabled and counted:
+                pg_cpu = db.BackendCpu.delta(base[0], final[0])
+                result.pg_cpu_ms_per_job = 1000 * pg_cpu / counted
+            if base[2] is not None and final[2] is not None and counted:
+                result.round_trips_per_job = (final[2].round_trips - base[2].round_trips) / counted
+                result.statements_per_job = (final[2].statements - base[2].statements) / counted
+        problems = []
+        if done < jobs:
+            problems.append(f"only {done} of {jobs} jobs ran")
+        if succeeded < jobs:
+            problems.append(f"{succeeded} of {jobs} jobs recorded as succeeded: {result.outcome}")
+        if not exited:
+            problems.append("a worker did not exit by itself once the queue was empty")
+        if workers.failures():
+            problems.append(f"worker exit codes {workers.failures()}")
+        result.ok = not problems
+        result.error = "; ".join(problems) or None
+        if problems:
+            self.say(f"  {system.label}: {tag} PROBLEM: {result.error}")
+            self.say(f"  worker log ({workers.log_path}) ends with:\n{workers.log_tail()}")
+        system.reset(self.server)
+        return result
+
+    # Round trips ----------------------------------------------------------------------------
+
+    def round_trips(self, system: System) -> dict[str, Any]:
+        proxy = CountingProxy(self.server.host, self.server.port).start()
+        results: dict[str, Any] = {}
+        try:
+            url = self.server.url(system.database, port=proxy.port)
+            client = Client(system, self._env(system, url), self._log(system, "rt-client"))
+            try:
+                for cmd, arguments in (
+                    ("defer_sync", {"n": self.plan.rt_defers}),
+                    ("defer_async", {"n": self.plan.rt_defers}),
+                    ("defer_many", {"n": self.plan.batch * 2, "batch": self.plan.batch}),
+                ):
+                    marks: dict[str, Counts] = {}
+
+                    def before(marks: dict[str, Counts] = marks) -> None:
+                        system.reset(self.server)
+                        marks["before"] = proxy.snapshot()
+
+                    def after(marks: dict[str, Counts] = marks) -> None:
+                        marks["after"] = proxy.snapshot()
+
+                    done = client.run(cmd, arguments, before=before, after=after)
+                    jobs = int(done["jobs"])
+                    trips = marks["after"].round_trips - marks["before"].round_trips
+                    statements = marks["after"].statements - marks["before"].statements
+                    results[cmd] = {
+                        "round_trips_per_job": trips / jobs,
+                        "statements_per_job": statements / jobs,
+                        "round_trips_per_1000_jobs": 1000 * trips / jobs,
+                    }
+            finally:
+                client.close()
+            for concurrency in self.plan.rt_drain_concurrency:
+                drain = self.drain(system, concurrency, 1, self.plan.rt_drain_jobs, proxy=proxy)
+                results[f"drain_c{concurrency}"] = {
+                    "round_trips_per_job": drain.round_trips_per_job,
+                    "statements_per_job": drain.statements_per_job,
+                    "ok": drain.ok,
+                }
+        finally:
+            proxy.stop()
+            system.reset(self.server)
+        d = results.get("drain_c1", {})
+        self.say(
+            f"  {system.label}: round trips per single defer "
+            f"{results['defer_sync']['round_trips_per_job']:.2f}, per job drained (c1) "
+            f"{_fmt(d.get('round_trips_per_job'))}, statements per job (c1) "
+            f"{_fmt(d.get('statements_per_job'))}"
+        )
+        return results
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
+
+
+def drain_summary(drain: Drain) -> str:
+    rate = "n/a" if drain.jobs_per_s is None else f"{drain.jobs_per_s:,.0f} jobs/s"
+    return (
+        f"{rate}, worker CPU {_fmt(drain.worker_cpu_ms_per_job)} ms/job, "
+        f"PostgreSQL CPU {_fmt(drain.pg_cpu_ms_per_job)} ms/job"
+    )
+
+
+def median(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def as_dict(drain: Drain) -> dict[str, Any]:
+    return asdict(drain)

@@ -1,0 +1,122 @@
+"""The three systems side by side: how to set up, reset, run and check each one."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+
+from benchmarks import db
+
+PY = sys.executable
+
+# How the harness starts our worker. The `tasksqueue worker` management command takes the same
+# arguments; when it lands, swap the line below for:
+#     OURS_WORKER = [PY, "manage.py", "tasksqueue", "worker"]
+OURS_WORKER = [PY, "-m", "benchmarks.ours_worker"]
+
+PROCRASTINATE_DONE = "SELECT status::text, count(*) FROM procrastinate_jobs GROUP BY status"
+PGQ_QUEUED = "SELECT 'queued:' || status::text, count(*) FROM pgqueuer GROUP BY status"
+PGQ_LOGGED = (
+    "SELECT status::text, count(*) FROM pgqueuer_log "
+    "WHERE status NOT IN ('queued', 'picked') GROUP BY status"
+)
+
+
+@dataclass(frozen=True)
+class System:
+    key: str
+    label: str
+    database: str
+    table_prefix: str
+    filled_tables: tuple[str, ...]  # ANALYZEd once the queue is filled
+
+    def env(self, url: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+        """Environment of this system's processes, its database at `url`."""
+        env = dict(os.environ)
+        env.pop("DATABASE_URL", None)
+        env.update(
+            DATABASE_URL=url,
+            BENCH_PGQ_DSN=url,
+            TASKS_MODULES_PATHS="benchmarks.tasks",
+            PYTHONPATH=str(db.ROOT),
+            PYTHONUNBUFFERED="1",
+        )
+        env.update(extra or {})
+        return env
+
+    def worker_argv(self, concurrency: int, one_shot: bool) -> list[str]:
+        if self.key == "ours":
+            return [*OURS_WORKER, "-c", str(concurrency), *(["--one-shot"] if one_shot else [])]
+        if self.key == "stock":
+            return [
+                PY,
+                "manage.py",
+                "procrastinate",
+                "worker",
+                "--concurrency",
+                str(concurrency),
+                "--one-shot" if one_shot else "--wait",
+            ]
+        # PgQueuer has no per-worker job count: it fetches `batch_size` jobs at once and caps the
+        # jobs it holds with max_concurrent_tasks, which must be at least twice the batch.
+        return [
+            PY,
+            "-m",
+            "benchmarks.pgq_worker",
+            "--batch-size",
+            str(concurrency),
+            "--max-concurrent-tasks",
+            str(2 * concurrency),
+            *(["--drain"] if one_shot else []),
+        ]
+
+    def setup(self, server: db.Server) -> None:
+        """Create the database if needed and bring its schema up to date."""
+        db.ensure_database(server, self.database)
+        env = self.env(server.url(self.database))
+        if self.key == "pgq":
+            if not db.queue_tables(server, self.database, "pgqueuer"):
+                install = [PY, "-m", "pgqueuer", "install"]
+                db.run_quiet(install, {**env, "PGDSN": env["DATABASE_URL"]})
+        else:
+            db.run_quiet([PY, "manage.py", "migrate", "--noinput"], env)
+
+    def reset(self, server: db.Server) -> None:
+        tables = db.queue_tables(server, self.database, self.table_prefix)
+        db.truncate(server, self.database, tables)
+
+    def analyze_filled(self, server: db.Server) -> None:
+        db.analyze(server, self.database, list(self.filled_tables))
+
+    def outcome(self, server: db.Server) -> dict[str, int]:
+        """Jobs by final status, to check that a drain ran every job and nothing failed."""
+        if self.key == "pgq":
+            return {
+                **db.fetch_counts(server, self.database, PGQ_LOGGED),
+                **db.fetch_counts(server, self.database, PGQ_QUEUED),
+            }
+        return db.fetch_counts(server, self.database, PROCRASTINATE_DONE)
+
+    @staticmethod
+    def succeeded(outcome: dict[str, int]) -> int:
+        return outcome.get("succeeded", 0) + outcome.get("successful", 0)
+
+
+SYSTEMS = {
+    "ours": System(
+        "ours",
+        "tasksqueue worker",
+        "bench_taiga",
+        "procrastinate_",
+        ("procrastinate_jobs", "procrastinate_events"),
+    ),
+    "stock": System(
+        "stock",
+        "stock Procrastinate",
+        "bench_procrastinate",
+        "procrastinate_",
+        ("procrastinate_jobs", "procrastinate_events"),
+    ),
+    "pgq": System("pgq", "PgQueuer", "bench_pgqueuer", "pgqueuer", ("pgqueuer",)),
+}
