@@ -10,10 +10,8 @@ from benchmarks import db
 
 PY = sys.executable
 
-# How the harness starts our worker. The `tasksqueue worker` management command takes the same
-# arguments; when it lands, swap the line below for:
-#     OURS_WORKER = [PY, "manage.py", "tasksqueue", "worker"]
-OURS_WORKER = [PY, "-m", "benchmarks.ours_worker"]
+# How the harness starts our worker (then: -c N [--one-shot]), as an operator would.
+OURS_WORKER = [PY, "manage.py", "tasksqueue", "worker"]
 
 PROCRASTINATE_DONE = "SELECT status::text, count(*) FROM procrastinate_jobs GROUP BY status"
 PGQ_QUEUED = "SELECT 'queued:' || status::text, count(*) FROM pgqueuer GROUP BY status"
