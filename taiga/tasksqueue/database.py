@@ -1,11 +1,8 @@
-"""Reaching the queue's database: one clear error when it cannot be reached, and the pools that the
-worker opens beside Django's own connections."""
+"""Reaching the queue's database: one clear error when it cannot be reached."""
 
 from dataclasses import dataclass
 
 from django.db import DatabaseError, connections
-from procrastinate import PsycopgConnector
-from procrastinate.contrib.django import connector_params
 
 from taiga.base.db.server import EmbeddedServerError
 from taiga.tasksqueue.conf import tq_settings
@@ -54,13 +51,4 @@ def connect() -> ServerInfo:
         ) from exc
     return ServerInfo(
         alias=alias, database=str(connection.settings_dict["NAME"]), version=_version(version_num)
-    )
-
-
-def psycopg_connector(pool_size: int) -> PsycopgConnector:
-    """A Procrastinate connector with its own pool of at most `pool_size` connections."""
-    return PsycopgConnector(
-        kwargs=connector_params(tq_settings.DATABASE_ALIAS),
-        min_size=1,
-        max_size=pool_size,
     )

@@ -1,5 +1,6 @@
 """Running a worker: its own PostgreSQL pool, separate from Django's connections, one log line per
-job start and end, and a graceful stop on SIGTERM or SIGINT (a second signal stops it at once)."""
+job start and end, a graceful stop on SIGTERM or SIGINT (a second signal stops it at once), and a
+supervisor that keeps it running through database outages."""
 
 import asyncio
 import contextlib
@@ -10,11 +11,18 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from django.utils import timezone
+from procrastinate import App, exceptions
 from procrastinate.app import WorkerOptions as ProcrastinateWorkerOptions
+from procrastinate.contrib.django import connector_params
+from procrastinate.worker import Worker
 
-from taiga.tasksqueue.database import psycopg_connector
+from taiga.tasksqueue import retry
+from taiga.tasksqueue.conf import tq_settings
+from taiga.tasksqueue.database import first_line
 from taiga.tasksqueue.job_log import JobLog, unknown_tasks_logged_once
 from taiga.tasksqueue.manager import manager
+from taiga.tasksqueue.resilience import Backoff, ReconnectingConnector, connection_lost
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +32,14 @@ DEFAULT_NAME = "worker"
 # After the shutdown timeout Procrastinate cancels the async jobs still running and records them
 # as aborted, which takes a moment; sync jobs cannot be cancelled and would keep it waiting.
 ABORT_GRACE_SECONDS = 5.0
+
+# How often a running worker looks for its own jobs left in "doing" that it is not running (a
+# fetch whose answer was lost with its connection, a finish that never got through).
+AUDIT_INTERVAL_SECONDS = 10.0
+
+_OWN_JOBS_IN_DOING = (
+    "SELECT id FROM procrastinate_jobs WHERE status = 'doing' AND worker_id = %(worker_id)s"
+)
 
 
 @dataclass(frozen=True)
@@ -65,13 +81,40 @@ def describe_queues(queues: tuple[str, ...]) -> str:
     return f"queues {', '.join(queues)}" if queues else "all queues"
 
 
+def worker_connector(pool_size: int) -> ReconnectingConnector:
+    return ReconnectingConnector(
+        kwargs=connector_params(tq_settings.DATABASE_ALIAS), min_size=1, max_size=pool_size
+    )
+
+
+@contextlib.contextmanager
+def periodic_schedules_paused(app: App) -> Iterator[None]:
+    """Empty the app's periodic registry for the block.
+
+    A starting worker defers every schedule that fell due in the last ten minutes; a one-shot run
+    (cron-style runs, tests) processes the jobs that exist and nothing else. The worker reads this
+    public registry when it starts.
+    """
+    registry = app.periodic_registry
+    schedules = registry.periodic_tasks
+    registry.periodic_tasks = {}
+    try:
+        yield
+    finally:
+        registry.periodic_tasks = schedules
+
+
 async def run_worker(options: WorkerOptions) -> None:
     """Run a worker until it is stopped (or, with one_shot, until no job is ready)."""
     job_log = JobLog()
     pool_size = worker_pool_size(options.concurrency)
     name = options.name or DEFAULT_NAME
     app = manager.app
-    with app.replace_connector(psycopg_connector(pool_size)), unknown_tasks_logged_once(name):
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(app.replace_connector(worker_connector(pool_size)))
+        stack.enter_context(unknown_tasks_logged_once(name))
+        if options.one_shot:
+            stack.enter_context(periodic_schedules_paused(app))
         async with app.open_async():
             logger.info(
                 "worker %r started on %s, concurrency %d, %d database connections",
@@ -80,20 +123,121 @@ async def run_worker(options: WorkerOptions) -> None:
                 options.concurrency,
                 pool_size,
             )
-            work = asyncio.create_task(app.run_worker_async(**worker_kwargs(options, job_log)))
+            supervisor = Supervisor(app, options, job_log)
+            work = asyncio.create_task(supervisor.run())
             if options.install_signal_handlers:
-                await GracefulStop(work, options.shutdown_timeout, job_log).wait()
+                await GracefulStop(work, supervisor, options.shutdown_timeout, job_log).wait()
             else:
                 await work
             logger.info("worker %r stopped", name)
+
+
+class Supervisor:
+    """Runs Procrastinate's worker and starts it again when the database drops it.
+
+    Procrastinate's worker ends when a statement fails (the error is raised) or when one of its
+    side tasks (heartbeat, LISTEN) fails (it just stops). Unless a stop was asked for, both mean a
+    database outage here: the supervisor logs one line, waits (capped exponential backoff), puts
+    back in the queue the jobs the dead worker left in "doing", and starts a new one.
+    """
+
+    def __init__(self, app: App, options: WorkerOptions, job_log: JobLog) -> None:
+        self.app = app
+        self.options = options
+        self.job_log = job_log
+        self.worker: Worker | None = None
+        self.stopping = False
+
+    def stop(self) -> None:
+        self.stopping = True
+        if self.worker is not None:
+            self.worker.stop()
+
+    async def run(self) -> None:
+        backoff = Backoff()
+        left_behind: int | None = None  # id of a worker that died with jobs maybe in "doing"
+        while not self.stopping:
+            try:
+                if left_behind is not None:
+                    await self._requeue_jobs_of(left_behind)
+                    left_behind = None
+                    backoff.reset()
+                # The app's defaults carry the Django integration's per-task connection cleanup.
+                kwargs: ProcrastinateWorkerOptions = {
+                    **self.app.worker_defaults,
+                    **worker_kwargs(self.options, self.job_log),
+                }
+                self.worker = Worker(app=self.app, **kwargs)
+                await self._run_with_audit(self.worker)
+            except exceptions.ConnectorException as exc:
+                if not connection_lost(exc):
+                    raise
+                reason = first_line(exc.__cause__ or exc)
+            else:
+                if self.stopping or self.options.one_shot:
+                    return
+                reason = "a database connection of the worker dropped"
+            if self.worker is not None and self.worker.worker_id is not None:
+                left_behind = self.worker.worker_id
+            delay = backoff.next_delay()
+            logger.warning(
+                "database unavailable (%s); restarting the worker in %.1fs", reason, delay
+            )
+            await asyncio.sleep(delay)
+
+    async def _run_with_audit(self, worker: Worker) -> None:
+        audit = asyncio.create_task(self._audit(worker))
+        try:
+            await worker.run()
+        finally:
+            audit.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await audit
+
+    async def _audit(self, worker: Worker) -> None:
+        """Retry this worker's jobs that stay in "doing" without running, seen twice in a row."""
+        suspects: set[int] = set()
+        while True:
+            await asyncio.sleep(AUDIT_INTERVAL_SECONDS)
+            if worker.worker_id is None:
+                continue
+            try:
+                stuck = await self._own_jobs_in_doing(worker.worker_id) - set(self.job_log.running)
+                for job_id in stuck & suspects:
+                    await self._requeue(job_id, "its worker lost track of it")
+                suspects = stuck - suspects
+            except exceptions.ConnectorException as exc:
+                logger.warning("could not look for lost jobs (%s)", first_line(exc))
+
+    async def _own_jobs_in_doing(self, worker_id: int) -> set[int]:
+        rows = await self.app.connector.execute_query_all_async(
+            _OWN_JOBS_IN_DOING, worker_id=worker_id
+        )
+        return {row["id"] for row in rows}
+
+    async def _requeue_jobs_of(self, worker_id: int) -> None:
+        for job_id in await self._own_jobs_in_doing(worker_id):
+            await self._requeue(job_id, "its worker lost the database")
+        await self.app.job_manager.unregister_worker(worker_id)
+
+    async def _requeue(self, job_id: int, reason: str) -> None:
+        await self.app.job_manager.retry_job_by_id_async(job_id, retry_at=timezone.now())
+        logger.warning("job %d put back in the queue: %s", job_id, reason)
 
 
 class GracefulStop:
     """The first SIGTERM or SIGINT stops taking jobs and lets the running ones finish, up to the
     shutdown timeout; a second signal, or running jobs that outlive the timeout, stop at once."""
 
-    def __init__(self, work: asyncio.Task[None], timeout: float | None, job_log: JobLog) -> None:
+    def __init__(
+        self,
+        work: asyncio.Task[None],
+        supervisor: Supervisor,
+        timeout: float | None,
+        job_log: JobLog,
+    ) -> None:
         self.work = work
+        self.supervisor = supervisor
         self.timeout = timeout
         self.job_log = job_log
         self.received: signal.Signals | None = None
@@ -101,14 +245,7 @@ class GracefulStop:
 
     async def wait(self) -> None:
         with self._handlers_installed():
-            try:
-                await self.work
-            except asyncio.CancelledError:
-                # Procrastinate's worker takes the cancellation this class sends as "stop
-                # gracefully" and re-raises it once done; any other cancellation goes on up.
-                current = asyncio.current_task()
-                if self.received is None or (current is not None and current.cancelling()):
-                    raise
+            await self.work
 
     @contextlib.contextmanager
     def _handlers_installed(self) -> Iterator[None]:
@@ -137,7 +274,9 @@ class GracefulStop:
             len(self.job_log.running),
             limit,
         )
-        self.work.cancel()
+        # Jobs that the worker interrupts from now on (past the timeout) go back to the queue.
+        retry.shutting_down.set()
+        self.supervisor.stop()
         if self.timeout is not None:
             self.deadline = asyncio.get_running_loop().call_later(
                 self.timeout + ABORT_GRACE_SECONDS,

@@ -6,13 +6,13 @@ from typing import Any, Protocol, Self
 
 from asgiref.sync import async_to_sync
 from django.utils import timezone
-from procrastinate import App
 
 from taiga.tasksqueue.manager import manager
 from taiga.tasksqueue.task import Task
 from taiga.tasksqueue.testing.database import DatabaseQueue
 from taiga.tasksqueue.testing.inmemory import InMemoryQueue
 from taiga.tasksqueue.testing.rows import JobRow
+from taiga.tasksqueue.worker import periodic_schedules_paused
 
 
 class JobQueue(Protocol):
@@ -25,22 +25,6 @@ class JobQueue(Protocol):
     def clear(self) -> None: ...
 
     async def run(self) -> None: ...
-
-
-@contextlib.contextmanager
-def periodic_schedules_paused(app: App) -> Iterator[None]:
-    """Empty the app's periodic registry for the block.
-
-    A starting worker defers every schedule that fell due in the last ten minutes; a test run must
-    run only what the test deferred. The worker reads this (public) registry when it starts.
-    """
-    registry = app.periodic_registry
-    schedules = registry.periodic_tasks
-    registry.periodic_tasks = {}
-    try:
-        yield
-    finally:
-        registry.periodic_tasks = schedules
 
 
 class TestTasksQueueManager:
