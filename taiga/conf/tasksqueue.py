@@ -28,6 +28,9 @@ TASKSQUEUE_STALLED_AFTER_SECONDS: float = env.float(
     "TASKSQUEUE_STALLED_AFTER_SECONDS", default=60.0
 )
 TASKSQUEUE_MAX_RESCUES: int = env.int("TASKSQUEUE_MAX_RESCUES", default=3)
+# How often a worker records that it is alive; keep it well under TASKSQUEUE_STALLED_AFTER_SECONDS
+# (check tasksqueue.E004 wants at most a third of it).
+TASKSQUEUE_HEARTBEAT_SECONDS: float = env.float("TASKSQUEUE_HEARTBEAT_SECONDS", default=10.0)
 
 # Retention (a built-in job, every hour): finished jobs and their events are deleted this many
 # days after they finished, TASKSQUEUE_RETENTION_BATCH_SIZE rows per statement.

@@ -8,8 +8,9 @@ class TasksQueueConfig(AppConfig):
     verbose_name = "Tasks queue"
 
     def ready(self) -> None:
-        from taiga.tasksqueue.checks import check_task_modules
+        from taiga.tasksqueue.checks import check_heartbeat, check_task_modules
         from taiga.tasksqueue.manager import manager
 
         checks.register(check_task_modules, "tasksqueue")
+        checks.register(check_heartbeat, "tasksqueue")
         manager.discover()

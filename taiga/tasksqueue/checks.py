@@ -4,6 +4,8 @@ IDs are stable; tests assert them:
 - tasksqueue.E001: a module listed in TASKS_MODULES_PATHS cannot be imported.
 - tasksqueue.E002: the `tasks` module of an installed app cannot be imported.
 - tasksqueue.E003: TASKS_MODULES_PATHS is not a collection of dotted module paths.
+- tasksqueue.E004: the heartbeat is too slow for the stalled-worker timeout, so live workers
+  would be taken for dead and their jobs run twice.
 """
 
 from collections.abc import Sequence
@@ -13,6 +15,7 @@ from django.apps import AppConfig, apps
 from django.conf import settings
 from django.core.checks import CheckMessage, Error
 
+from taiga.tasksqueue.conf import tq_settings
 from taiga.tasksqueue.discovery import SETTING, discover_task_modules
 
 
@@ -50,3 +53,20 @@ def check_task_modules(
                 )
             )
     return messages
+
+
+def check_heartbeat(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    heartbeat, stalled_after = tq_settings.HEARTBEAT_SECONDS, tq_settings.STALLED_AFTER_SECONDS
+    if heartbeat > 0 and heartbeat * 3 <= stalled_after:
+        return []
+    return [
+        Error(
+            f"TASKSQUEUE_HEARTBEAT_SECONDS ({heartbeat:g}) must be positive and at most a third "
+            f"of TASKSQUEUE_STALLED_AFTER_SECONDS ({stalled_after:g}).",
+            hint="Otherwise live workers look dead and their jobs are run twice; "
+            "lower the heartbeat or raise the stalled timeout.",
+            id="tasksqueue.E004",
+        )
+    ]

@@ -32,6 +32,10 @@ class TasksQueueSettings:
         return float(getattr(settings, "TASKSQUEUE_STALLED_AFTER_SECONDS", 60.0))
 
     @property
+    def HEARTBEAT_SECONDS(self) -> float:
+        return float(getattr(settings, "TASKSQUEUE_HEARTBEAT_SECONDS", 10.0))
+
+    @property
     def MAX_RESCUES(self) -> int:
         return int(getattr(settings, "TASKSQUEUE_MAX_RESCUES", 3))
 

@@ -68,6 +68,9 @@ def worker_kwargs(options: WorkerOptions, job_log: JobLog) -> ProcrastinateWorke
         # Signals are handled here (see GracefulStop), so that a second one can stop at once.
         "install_signal_handlers": False,
         "worker_middleware": [job_log],
+        "update_heartbeat_interval": tq_settings.HEARTBEAT_SECONDS,
+        # A starting worker forgets the workers silent this long (their jobs are then rescued).
+        "stalled_worker_timeout": tq_settings.STALLED_AFTER_SECONDS,
     }
     # Procrastinate reads "no queues" and "no timeout" from absent keys.
     if options.queues:

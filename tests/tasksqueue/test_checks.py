@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test import override_settings
 
-from taiga.tasksqueue.checks import check_task_modules
+from taiga.tasksqueue.checks import check_heartbeat, check_task_modules
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -79,3 +79,21 @@ def test_an_app_whose_tasks_module_fails_is_error_e002():
         "be imported: RuntimeError: configuration missing"
     ) in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_default_heartbeat_fits_the_stalled_timeout():
+    assert check_heartbeat() == []
+
+
+@pytest.mark.parametrize(("heartbeat", "stalled_after"), [(10, 20), (0, 60), (-1, 60)])
+def test_a_heartbeat_too_slow_for_the_stalled_timeout_is_error_e004(heartbeat, stalled_after):
+    with override_settings(
+        TASKSQUEUE_HEARTBEAT_SECONDS=heartbeat, TASKSQUEUE_STALLED_AFTER_SECONDS=stalled_after
+    ):
+        [error] = check_heartbeat()
+
+    assert error.id == "tasksqueue.E004"
+    assert error.msg == (
+        f"TASKSQUEUE_HEARTBEAT_SECONDS ({heartbeat:g}) must be positive and at most a third of "
+        f"TASKSQUEUE_STALLED_AFTER_SECONDS ({stalled_after:g})."
+    )
