@@ -18,6 +18,9 @@ from taiga.tasksqueue.discovery import SETTING
 
 logger = logging.getLogger("taiga.tasksqueue.worker")
 
+# Longest error message a job's end line carries.
+MAX_ERROR_CHARS = 500
+
 OUTCOME_LEVELS = {
     "succeeded": logging.INFO,
     "retry": logging.WARNING,
@@ -56,13 +59,20 @@ class JobLog:
         try:
             return await call_next()
         except BaseException as exc:
-            outcome, error = _outcome(exc, context), type(exc).__name__
-            if str(exc).strip():
-                error += f": {first_line(exc)}"
+            outcome, error = _outcome(exc, context), _describe(exc)
             raise
         finally:
             del self.running[job.id]
             _log_ended(fields, time.monotonic() - started, outcome, error)
+
+
+def _describe(error: BaseException) -> str:
+    """The error's type and first line, cut short: a task may raise a message of any size."""
+    text = type(error).__name__
+    message = first_line(error) if str(error).strip() else ""
+    if len(message) > MAX_ERROR_CHARS:
+        message = f"{message[:MAX_ERROR_CHARS]}… ({len(message) - MAX_ERROR_CHARS} more)"
+    return f"{text}: {message}" if message else text
 
 
 def _job_fields(task: str, job_id: int, queue: str, attempts: int) -> dict[str, Any]:

@@ -1,0 +1,72 @@
+"""Bad input never loses or corrupts a job: each case on the real database with a real worker."""
+
+import logging
+
+import pytest
+from procrastinate import exceptions
+from procrastinate.contrib.django.models import ProcrastinateJob
+
+from tests.tasksqueue.bad_input_tasks import (
+    WEIRD,
+    defer_then_roll_back,
+    noted,
+    raise_huge,
+    raise_unpicklable,
+    weird,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_names_with_quotes_unicode_and_sql_are_stored_and_matched_literally(run_worker_once):
+    job_id = weird.defer_sync(7)
+    weird.configure(queueing_lock=WEIRD).defer_sync(1)
+    with pytest.raises(exceptions.AlreadyEnqueued):
+        weird.configure(queueing_lock=WEIRD).defer_sync(2)
+
+    job = ProcrastinateJob.objects.get(id=job_id)
+    assert (job.task_name, job.queue_name, job.lock) == (f"tests.{WEIRD}", WEIRD, WEIRD)
+
+    run_worker_once(queues=(WEIRD,))
+
+    assert set(ProcrastinateJob.objects.values_list("queue_name", "status")) == {
+        (WEIRD, "succeeded")
+    }
+    assert ProcrastinateJob.objects.count() == 2  # the job and the first queueing-lock job
+
+
+def test_a_job_deferred_inside_a_task_rolls_back_with_the_task_transaction(run_worker_once):
+    defer_then_roll_back.defer_sync("inner")
+
+    run_worker_once()
+
+    assert sorted(
+        ProcrastinateJob.objects.filter(task_name=noted.name).values_list("args", "status")
+    ) == [({"label": "inner: committed"}, "succeeded")]
+
+
+def test_an_exception_that_cannot_be_pickled_still_fails_the_job_with_its_message(
+    run_worker_once, caplog
+):
+    job_id = raise_unpicklable.defer_sync()
+
+    with caplog.at_level(logging.INFO, logger="taiga.tasksqueue.worker"):
+        run_worker_once()
+
+    assert ProcrastinateJob.objects.get(id=job_id).status == "failed"
+    assert (
+        f"job ended task={raise_unpicklable.name} id={job_id} queue=default attempt=1 "
+        in caplog.text
+    )
+    assert "outcome=failed error=Unpicklable: cannot be pickled" in caplog.text
+
+
+def test_a_huge_exception_message_fails_the_job_with_a_bounded_log_line(run_worker_once, caplog):
+    job_id = raise_huge.defer_sync()
+
+    with caplog.at_level(logging.INFO, logger="taiga.tasksqueue.worker"):
+        run_worker_once()
+
+    assert ProcrastinateJob.objects.get(id=job_id).status == "failed"
+    [ended] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("job ended")]
+    assert ended.endswith("outcome=failed error=ValueError: " + "x" * 500 + "… (4999500 more)")
