@@ -24,9 +24,6 @@ from taiga.tasksqueue.discovery import SETTING
 from taiga.tasksqueue.manager import manager
 from taiga.tasksqueue.schema import INIT_COMMAND, schema_migrations
 
-# A worker heartbeats every 10 s; Procrastinate deems it stalled after 30 s without one.
-STALLED_AFTER_SECONDS = 30.0
-
 # Jobs that still need their task: waiting, running, or failed (perhaps because it was not found).
 ORPHAN_STATUSES = ("todo", "doing", "failed")
 STATUS_ORDER = ("todo", "doing", "succeeded", "failed", "cancelled", "aborting", "aborted")
@@ -69,10 +66,16 @@ class StatusReport:
 
 
 def build_report(
-    *, now: datetime.datetime | None = None, stalled_after: float = STALLED_AFTER_SECONDS
+    *, now: datetime.datetime | None = None, stalled_after: float | None = None
 ) -> StatusReport:
-    """Check the database, schema, tasks, queues, workers, periodic tasks and orphan jobs."""
+    """Check the database, schema, tasks, queues, workers, periodic tasks and orphan jobs.
+
+    A worker is alive while its heartbeat is younger than `stalled_after` seconds (by default
+    TASKSQUEUE_STALLED_AFTER_SECONDS, the age at which the rescue job takes it for dead).
+    """
     now = now or timezone.now()
+    if stalled_after is None:
+        stalled_after = tq_settings.STALLED_AFTER_SECONDS
     database = _check_database()
     schema = _check_schema() if database.state is State.OK else _skipped("schema", "database")
     if schema.state is State.OK:
