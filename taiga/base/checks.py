@@ -15,11 +15,20 @@ def check_production_settings(
     from taiga.conf.settings import DEVELOPMENT_SECRET_KEY
 
     messages: list[CheckMessage] = []
-    if settings.SECRET_KEY == DEVELOPMENT_SECRET_KEY:
+    key = str(settings.SECRET_KEY)
+    if key == DEVELOPMENT_SECRET_KEY:
+        problem = "is the built-in development key"
+    elif key.startswith("django-insecure-") or len(key) < 50 or len(set(key)) < 5:
+        # The same test as Django's security.W009, made an error: a guessable key signs sessions.
+        problem = "is weak (under 50 characters, few distinct ones, or 'django-insecure-')"
+    else:
+        problem = ""
+    if problem:
         messages.append(
             Error(
-                "SECRET_KEY is the built-in development key.",
-                hint="Set the SECRET_KEY environment variable to a long random value.",
+                f"SECRET_KEY {problem}.",
+                hint="Set the SECRET_KEY environment variable to a long random value, e.g. from "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`.",
                 id="taiga.E001",
             )
         )

@@ -56,7 +56,18 @@ def test_deploy_check_refuses_the_development_secret_and_warns_about_debug():
         call_command("check", deploy=True)
 
 
-@override_settings(SECRET_KEY="a-real-secret-" + "x" * 50, DEBUG=False)
+@pytest.mark.parametrize("key", ["change-me", "django-insecure-" + "abcdefgh" * 8, "ab" * 40])
+def test_deploy_check_refuses_a_weak_secret(key):
+    with override_settings(SECRET_KEY=key, DEBUG=False):
+        [error] = check_production_settings()
+
+    assert error.id == "taiga.E001"
+    assert error.msg == (
+        "SECRET_KEY is weak (under 50 characters, few distinct ones, or 'django-insecure-')."
+    )
+
+
+@override_settings(SECRET_KEY="Zq3-" + "a1b2c3d4e5" * 5, DEBUG=False)
 def test_deploy_check_accepts_a_real_secret_with_debug_off():
     assert check_production_settings() == []
 
