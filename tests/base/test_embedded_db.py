@@ -2,14 +2,14 @@
 
 import os
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psutil
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.tasksqueue import test_command_support as command_support
+
 SHOW_SERVER = (
     "from django.db import connection\n"
     "with connection.cursor() as c:\n"
@@ -26,16 +26,8 @@ def data_dir(tmp_path_factory):
 
 
 def manage(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env["EMBEDDED_DB_DIR"] = str(data_dir)
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    return command_support.manage(
+        *args, env={"EMBEDDED_DB_DIR": str(data_dir)}, without=("DATABASE_URL",)
     )
 
 

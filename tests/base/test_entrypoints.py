@@ -1,10 +1,5 @@
 """`python -m taiga` is `./manage.py`; `check --deploy` refuses unsafe production settings."""
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
@@ -12,26 +7,13 @@ from django.test import override_settings
 
 from taiga.base.checks import check_production_settings
 from taiga.conf.settings import DEVELOPMENT_SECRET_KEY
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def run(*command: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        command,
-        cwd=ROOT,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+from tests.tasksqueue.test_command_support import manage, run_python
 
 
 @pytest.mark.parametrize("args", [("help", "embeddeddb"), ("check",), ("nosuchcommand",)])
 def test_python_m_taiga_behaves_exactly_like_manage_py(args):
-    via_module = run(sys.executable, "-m", "taiga", *args)
-    via_manage = run(sys.executable, "manage.py", *args)
+    via_module = run_python("-m", "taiga", *args)
+    via_manage = manage(*args)
 
     assert (via_module.returncode, via_module.stdout, via_module.stderr) == (
         via_manage.returncode,
@@ -41,7 +23,7 @@ def test_python_m_taiga_behaves_exactly_like_manage_py(args):
 
 
 def test_python_m_taiga_reports_failures_with_a_non_zero_exit():
-    result = run(sys.executable, "-m", "taiga", "nosuchcommand")
+    result = run_python("-m", "taiga", "nosuchcommand")
 
     assert result.returncode == 1
     assert "Unknown command: 'nosuchcommand'" in result.stderr
@@ -73,7 +55,7 @@ def test_deploy_check_accepts_a_real_secret_with_debug_off():
 
 
 def test_ordinary_checks_do_not_nag_about_deployment_settings():
-    result = run(sys.executable, "manage.py", "check", SECRET_KEY=DEVELOPMENT_SECRET_KEY)
+    result = manage("check", env={"SECRET_KEY": DEVELOPMENT_SECRET_KEY})
 
     assert (result.returncode, result.stdout) == (
         0,

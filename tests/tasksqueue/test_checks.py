@@ -1,30 +1,12 @@
 """System checks of the tasks queue, with their stable IDs."""
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test import override_settings
 
 from taiga.tasksqueue.checks import check_heartbeat, check_task_modules
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+from tests.tasksqueue.test_command_support import manage
 
 
 def test_the_project_passes_its_checks():
@@ -59,7 +41,7 @@ def test_manage_py_check_fails_on_e001():
 
 
 def test_a_broken_module_stops_commands_with_the_module_and_setting_named():
-    result = manage("check", TASKS_MODULES_PATHS="taiga.emails.nosuch")
+    result = manage("check", env={"TASKS_MODULES_PATHS": "taiga.emails.nosuch"})
 
     assert result.returncode == 1
     assert (
@@ -71,7 +53,7 @@ def test_a_broken_module_stops_commands_with_the_module_and_setting_named():
 
 
 def test_an_app_whose_tasks_module_fails_is_error_e002():
-    result = manage("check", DJANGO_SETTINGS_MODULE="tests.brokenapp.settings")
+    result = manage("check", env={"DJANGO_SETTINGS_MODULE": "tests.brokenapp.settings"})
 
     assert result.returncode == 1
     assert (

@@ -21,20 +21,35 @@ def database_url(name: str | None = None) -> str:
     return f"postgres://{settings['USER']}{password}@{host}:{port}/{name or settings['NAME']}"
 
 
-def manage(
-    *args: str, env: dict[str, str] | None = None, stdin: str | None = None
+def run_python(
+    *args: str,
+    env: dict[str, str] | None = None,
+    stdin: str | None = None,
+    without: tuple[str, ...] = (),
 ) -> subprocess.CompletedProcess[str]:
-    """Run `python manage.py ARGS` in the project, with `env` added to this environment."""
+    """Run `python ARGS` in the project, with `env` added to this environment and the variables
+    named in `without` taken out of it."""
+    environment = {k: v for k, v in os.environ.items() if k not in without}
     return subprocess.run(
-        [sys.executable, "manage.py", *args],
+        [sys.executable, *args],
         cwd=ROOT,
-        env={**os.environ, **(env or {})},
+        env={**environment, **(env or {})},
         input=stdin,
         capture_output=True,
         text=True,
         timeout=TIMEOUT * 2,
         check=False,
     )
+
+
+def manage(
+    *args: str,
+    env: dict[str, str] | None = None,
+    stdin: str | None = None,
+    without: tuple[str, ...] = (),
+) -> subprocess.CompletedProcess[str]:
+    """Run `python manage.py ARGS` in the project (see `run_python`)."""
+    return run_python("manage.py", *args, env=env, stdin=stdin, without=without)
 
 
 def closed_port() -> int:
