@@ -1,9 +1,6 @@
 """The users app end to end: an async view that defers, and periodic cleanups run by a worker."""
 
-import datetime
-
 import pytest
-from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
 from django.core import mail
 from django.utils import timezone
@@ -11,6 +8,7 @@ from procrastinate.contrib.django.models import ProcrastinateJob
 
 from taiga.users.models import VerificationToken
 from taiga.users.tasks import clean_expired_tokens, clean_unverified_users
+from tests.users.conftest import SURVIVORS
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -53,34 +51,14 @@ def test_the_welcome_email_carries_the_code_that_activates_the_account(client, r
     assert client.post(f"/users/verify/{key}/").status_code == 404
 
 
-def make_user(name: str, *, joined_days_ago: int, active: bool = False) -> User:
-    user = User.objects.create(username=name, is_active=active)
-    User.objects.filter(pk=user.pk).update(
-        date_joined=timezone.now() - datetime.timedelta(days=joined_days_ago)
-    )
-    return user
-
-
-def test_the_cleanups_delete_exactly_the_expired_rows(run_worker_once):
-    now = timezone.now()
-    expired_user = make_user("expired", joined_days_ago=10)
-    VerificationToken.objects.create(user=expired_user, expires_at=now - datetime.timedelta(days=8))
-    pending_user = make_user("pending", joined_days_ago=10)
-    live = VerificationToken.objects.create(user=pending_user)
-    make_user("recent", joined_days_ago=1)
-    make_user("active", joined_days_ago=30, active=True)
-
+def test_the_cleanups_delete_exactly_the_expired_rows(run_worker_once, cleanup_rows):
     clean_expired_tokens.defer_sync(timestamp=0)
     run_worker_once()
-    assert list(VerificationToken.objects.values_list("pk", flat=True)) == [live.pk]
+    assert list(VerificationToken.objects.values_list("pk", flat=True)) == [cleanup_rows.pk]
 
     clean_unverified_users.defer_sync(timestamp=0)
     run_worker_once()
-    assert sorted(User.objects.values_list("username", flat=True)) == [
-        "active",
-        "pending",
-        "recent",
-    ]
+    assert sorted(User.objects.values_list("username", flat=True)) == SURVIVORS
     statuses = set(ProcrastinateJob.objects.values_list("task_name", "status"))
     assert statuses == {
         ("taiga.users.tasks.clean_expired_tokens", "succeeded"),
@@ -89,7 +67,7 @@ def test_the_cleanups_delete_exactly_the_expired_rows(run_worker_once):
 
 
 async def test_the_async_cleanup_runs_inline_when_called():
-    user = await sync_to_async(make_user)("old", joined_days_ago=3)
+    user = await User.objects.acreate(username="old")
     await VerificationToken.objects.acreate(user=user, expires_at=timezone.now())
     live = await VerificationToken.objects.acreate(user=user)
 

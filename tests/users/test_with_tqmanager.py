@@ -1,16 +1,14 @@
 """The users app tested with the tqmanager toolkit: the async signup view defers the welcome email,
 and the cleanup tasks run against the test's rows."""
 
-import datetime
-
 import pytest
 from django.contrib.auth.models import User
 from django.core import mail
-from django.utils import timezone
 
 from taiga.emails.tasks import send_email
 from taiga.users.models import VerificationToken
 from taiga.users.tasks import clean_expired_tokens, clean_unverified_users
+from tests.users.conftest import SURVIVORS
 
 
 # Async tests that use the ORM need a transactional database (pytest-django runs their queries on
@@ -40,33 +38,16 @@ async def test_signup_defers_a_welcome_email_that_the_toolkit_sends(async_client
     assert f"Confirm your account with this code: {key}" in message.body
 
 
-def make_user(name: str, *, joined_days_ago: int, active: bool = False) -> User:
-    joined = timezone.now() - datetime.timedelta(days=joined_days_ago)
-    return User.objects.create(username=name, is_active=active, date_joined=joined)
-
-
 # A sync test needs no transactional database: the toolkit runs tasks in the test's thread, so
 # they see its rows, and their deletions roll back with it.
 @pytest.mark.django_db
-def test_the_cleanup_tasks_delete_exactly_the_expired_rows(tqmanager):
-    now = timezone.now()
-    expired = make_user("expired", joined_days_ago=10)
-    VerificationToken.objects.create(user=expired, expires_at=now - datetime.timedelta(days=8))
-    pending = make_user("pending", joined_days_ago=10)
-    live = VerificationToken.objects.create(user=pending)
-    make_user("recent", joined_days_ago=1)
-    make_user("active", joined_days_ago=30, active=True)
-
+def test_the_cleanup_tasks_delete_exactly_the_expired_rows(tqmanager, cleanup_rows):
     clean_expired_tokens.defer_sync(timestamp=0)
     clean_unverified_users.defer_sync(timestamp=0)
     tqmanager.run_pending_jobs_sync()
 
-    assert list(VerificationToken.objects.values_list("pk", flat=True)) == [live.pk]
-    assert sorted(User.objects.values_list("username", flat=True)) == [
-        "active",
-        "pending",
-        "recent",
-    ]
+    assert list(VerificationToken.objects.values_list("pk", flat=True)) == [cleanup_rows.pk]
+    assert sorted(User.objects.values_list("username", flat=True)) == SURVIVORS
     assert [(job["task_name"], job["status"]) for job in tqmanager.jobs.values()] == [
         ("taiga.users.tasks.clean_expired_tokens", "succeeded"),
         ("taiga.users.tasks.clean_unverified_users", "succeeded"),
