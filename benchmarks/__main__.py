@@ -51,6 +51,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="drain every combination of concurrency 1/10 and 1/2 processes (adds c1 x 2)",
     )
+    parser.add_argument("--jobs", type=int, help="jobs per drain (default: 10,000 at c1, 20,000)")
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown too")
     return parser.parse_args(argv)
 
@@ -105,13 +106,13 @@ def run_phases(harness: runner.Harness, systems: list[System], phases: list[str]
             results[system.key]["latency"] = harness.latency(system)
 
     if "drains" in phases:
-        for concurrency, processes in plan.drain_configs:
+        for concurrency, processes, jobs in plan.drain_configs:
             harness.say(
-                f"Drain {plan.drain_jobs:,} pre-filled no-op jobs, concurrency {concurrency}, "
+                f"Drain {jobs:,} pre-filled no-op jobs, concurrency {concurrency}, "
                 f"{processes} worker process{'es' if processes > 1 else ''}"
             )
             for system in systems:
-                drain = harness.drain(system, concurrency, processes, plan.drain_jobs)
+                drain = harness.drain(system, concurrency, processes, jobs)
                 results[system.key].setdefault("drains", []).append(runner.as_dict(drain))
                 harness.say(f"  {system.label}: {runner.drain_summary(drain)}")
 
@@ -131,7 +132,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     plan = runner.QUICK if args.quick else runner.FULL
     if args.matrix:
-        plan = dataclasses.replace(plan, drain_configs=((1, 1), (10, 1), (1, 2), (10, 2)))
+        configs = ((1, 1), (10, 1), (1, 2), (10, 2))
+        jobs = {(c, p): n for c, p, n in plan.drain_configs}
+        plan = dataclasses.replace(
+            plan,
+            drain_configs=tuple((c, p, jobs.get((c, p), jobs[(c, 1)])) for c, p in configs),
+        )
+    if args.jobs:
+        plan = dataclasses.replace(
+            plan, drain_configs=tuple((c, p, args.jobs) for c, p, _ in plan.drain_configs)
+        )
     keys = [key.strip() for key in args.systems.split(",") if key.strip()]
     phases = [phase.strip() for phase in args.only.split(",") if phase.strip()]
     unknown = [k for k in keys if k not in SYSTEMS] + [p for p in phases if p not in PHASES]

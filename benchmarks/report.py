@@ -18,6 +18,8 @@ class Row:
 
     def ratio(self, other: str) -> float | None:
         ours, theirs = self.values.get("ours"), self.values.get(other)
+        if self.better not in ("higher", "lower"):
+            return None
         if ours is None or theirs is None or theirs == 0:
             return None
         return ours / theirs
@@ -50,7 +52,7 @@ def _drain(results: dict[str, Any], system: str, c: int, p: int, key: str) -> fl
     return None
 
 
-def build_rows(results: dict[str, Any], drain_configs: list[tuple[int, int]]) -> list[Row]:
+def build_rows(results: dict[str, Any], drain_configs: list[tuple[int, int, int]]) -> list[Row]:
     systems = [key for key, _ in SYSTEM_COLUMNS]
 
     def row(label: str, unit: str, better: str, *path: str) -> Row:
@@ -61,11 +63,11 @@ def build_rows(results: dict[str, Any], drain_configs: list[tuple[int, int]]) ->
         row("defer, one per call, async", "jobs/s", "higher", "defers", "defer_async", RATE),
         row("defer_many, batches of 1,000", "jobs/s", "higher", "defers", "defer_many", RATE),
     ]
-    for c, p in drain_configs:
+    for c, p, jobs in drain_configs:
         procs = "1 process" if p == 1 else f"{p} processes"
         rows.append(
             Row(
-                f"drain, concurrency {c}, {procs}",
+                f"drain {jobs:,} jobs, concurrency {c}, {procs}",
                 "jobs/s",
                 "higher",
                 {s: _drain(results, s, c, p, "jobs_per_s") for s in systems},
@@ -75,8 +77,9 @@ def build_rows(results: dict[str, Any], drain_configs: list[tuple[int, int]]) ->
         row("latency defer -> start, p50", "ms", "lower", "latency", "p50_ms"),
         row("latency defer -> start, p95", "ms", "lower", "latency", "p95_ms"),
         row("latency defer -> start, p99", "ms", "lower", "latency", "p99_ms"),
+        row("latency samples taken", "samples", "-", "latency", "samples"),
     ]
-    for c, p in drain_configs:
+    for c, p, _ in drain_configs:
         if p != 1:
             continue
         for key, what in (("worker_cpu_ms_per_job", "worker"), ("pg_cpu_ms_per_job", "PostgreSQL")):
@@ -139,7 +142,7 @@ def build_rows(results: dict[str, Any], drain_configs: list[tuple[int, int]]) ->
 def _cell(value: float | None, unit: str) -> str:
     if value is None:
         return "-"
-    if unit == "jobs/s":
+    if unit in ("jobs/s", "samples"):
         return f"{value:,.0f}"
     if abs(value) >= 100:
         return f"{value:,.0f}"
