@@ -27,32 +27,52 @@ from benchmarks.systems import SYSTEMS
 RESULTS = db.ROOT / "benchmarks" / "results"
 FRAME = re.compile(r"^(?P<function>.*) \((?P<file>[^():]*)(?::\d+)?\)$")
 
-# Innermost-frame file path fragments -> what the time is spent on.
+IDLE = "idle"  # waiting in epoll (for the database) or an idle pool thread waiting for work
+# Innermost-frame file (as py-spy shortens it) -> what the time is spent on; first match wins.
 CATEGORIES = (
-    ("/psycopg_pool/", "psycopg_pool (connection pool)"),
-    ("/psycopg/", "psycopg (driver, protocol, adaptation)"),
-    ("/procrastinate/", "procrastinate"),
-    ("/pgqueuer/", "pgqueuer"),
-    ("/taiga/", "taiga.tasksqueue"),
-    ("/benchmarks/", "benchmark task body"),
-    ("/django/", "django"),
-    ("/asgiref/", "asgiref"),
-    ("/attr/", "attrs (asdict for log extras, ...)"),
-    ("/logging/", "logging"),
-    ("/asyncio/", "asyncio event loop"),
-    ("/json/", "json"),
-    ("/selectors.py", "asyncio event loop"),
-    ("/anyio/", "anyio"),
-    ("/pydantic", "pydantic"),
-    ("/uuid.py", "uuid"),
-    ("/datetime.py", "datetime"),
-    ("/contextlib.py", "contextlib"),
-    ("/threading.py", "threads"),
-    ("/concurrent/", "threads"),
+    ("psycopg_pool/", "psycopg_pool (connection pool)"),
+    ("psycopg/", "psycopg (driver, protocol, adaptation)"),
+    ("procrastinate/", "procrastinate"),
+    ("pgqueuer/", "pgqueuer"),
+    ("taiga/", "taiga.tasksqueue"),
+    ("benchmarks/", "benchmark task body"),
+    ("django/", "django"),
+    ("asgiref/", "asgiref"),
+    ("attr/", "attrs (asdict for log extras, ...)"),
+    ("logging/", "logging"),
+    ("asyncio/", "asyncio event loop"),
+    ("selectors.py", "asyncio event loop"),
+    ("json/", "json"),
+    ("anyio/", "anyio"),
+    ("pydantic", "pydantic"),
+    ("uuid.py", "uuid"),
+    ("datetime.py", "datetime"),
+    ("contextlib.py", "contextlib"),
+    ("threading.py", "threads (thread pool hand-offs)"),
+    ("concurrent/", "threads (thread pool hand-offs)"),
+    ("typing.py", "typing"),
+    ("functools.py", "functools"),
+)
+
+
+# Inclusive view: busy samples whose stack passes through a frame containing any of these.
+STAGES = (
+    ("fetching jobs", ("fetch_job", "dequeue (pgqueuer", "fetch_jobs (pgqueuer")),
+    ("finishing jobs (status, events)", ("finish_job", "_persist_job_status", "log_jobs")),
+    ("pool connection check on checkout", ("check_connection",)),
+    ("transactions (BEGIN/COMMIT)", ("_exec_command", "AsyncTransaction")),
+    ("Django DB cleanup around each job", ("close_db_connections_async",)),
+    ("logging (records, formatting, handlers)", ("(logging/",)),
+    ("log extras (attrs.asdict)", ("asdict (attr/",)),
+    ("the task itself", ("(benchmarks/tasks.py", "(benchmarks/pgq_app.py")),
 )
 
 
 def category(frame: str) -> str:
+    if frame.startswith(("EpollSelector.select", "PollSelector.select", "select (")):
+        return IDLE
+    if frame.startswith("_worker (concurrent/futures/thread.py"):
+        return IDLE  # a thread pool thread blocked in its queue's get()
     match = FRAME.match(frame)
     path = match.group("file") if match else frame
     for fragment, name in CATEGORIES:
@@ -77,32 +97,49 @@ def short(frame: str) -> str:
 def summarize(raw: Path, jobs: int, cpu_ms_per_job: float | None) -> str:
     by_category: collections.Counter[str] = collections.Counter()
     by_function: collections.Counter[str] = collections.Counter()
-    total = 0
+    by_stage: collections.Counter[str] = collections.Counter()
+    total = idle = 0
     for line in raw.read_text().splitlines():
         stack, _, count_text = line.rpartition(" ")
         if not stack or not count_text.isdigit():
             continue
         frames = stack.split(";")
-        if not any("_run_once" in frame or "run_until_complete" in frame for frame in frames):
-            continue
+        if any("_find_and_load" in frame or "django.setup" in frame for frame in frames):
+            continue  # start-up imports
         count = int(count_text)
+        kind = category(frames[-1])
+        if kind == IDLE:
+            idle += count
+            continue
         total += count
-        by_category[category(frames[-1])] += count
+        by_category[kind] += count
         by_function[short(frames[-1])] += count
+        for stage, markers in STAGES:
+            if any(marker in frame for frame in frames for marker in markers):
+                by_stage[stage] += count
     if not total:
         return "no samples"
-    lines = [f"{total} samples while the event loop ran, {jobs} jobs"]
+    lines = [
+        f"{total} busy samples ({idle} more idle, in epoll or in a pool thread waiting for work, "
+        f"left out), {jobs} jobs"
+    ]
     if cpu_ms_per_job is not None:
         lines.append(f"worker CPU per job (from the task stamps): {cpu_ms_per_job:.2f} ms")
     lines.append("")
-    lines.append("self time by package of the innermost frame:")
+    lines.append("self time by package of the innermost frame (share of busy samples):")
     for name, count in by_category.most_common():
         share = count / total
         per_job = f"  ~{share * cpu_ms_per_job:.3f} ms/job" if cpu_ms_per_job else ""
         lines.append(f"  {100 * share:5.1f}%  {name}{per_job}")
     lines.append("")
-    lines.append("top functions (self time):")
-    for name, count in by_function.most_common(20):
+    lines.append("inclusive: busy samples that pass through (stages overlap):")
+    for stage, _ in STAGES:
+        share = by_stage[stage] / total
+        per_job = f"  ~{share * cpu_ms_per_job:.3f} ms/job" if cpu_ms_per_job else ""
+        lines.append(f"  {100 * share:5.1f}%  {stage}{per_job}")
+    lines.append("")
+    lines.append("top functions (self time, share of busy samples):")
+    for name, count in by_function.most_common(25):
         lines.append(f"  {100 * count / total:5.1f}%  {name}")
     return "\n".join(lines)
 
@@ -149,7 +186,6 @@ def main(argv: list[str] | None = None) -> int:
         "raw",
         "--rate",
         str(args.rate),
-        "--nonblocking",
         "-o",
         str(raw),
         "--",
