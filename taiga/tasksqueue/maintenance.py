@@ -8,9 +8,10 @@ import logging
 from dataclasses import dataclass, field
 
 from asgiref.sync import sync_to_async
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
-from procrastinate.jobs import Job, Status
+from procrastinate import sql
+from procrastinate.jobs import Job
 from procrastinate.manager import JobManager
 
 logger = logging.getLogger(__name__)
@@ -28,6 +29,19 @@ RETURNING rescues
 _RECORD_FAILURE = (
     "UPDATE tasksqueue_jobrescue SET failure_reason = %(reason)s WHERE job_id = %(job_id)s"
 )
+
+# The job, locked until the end of the transaction, if it is still in "doing" for a stalled
+# worker: another rescue run, or its worker coming back to life, may have ended it since it was
+# listed.
+_LOCK_IF_STILL_STALLED = """
+SELECT job.id FROM procrastinate_jobs job
+ WHERE job.id = %(job_id)s AND job.status = 'doing'
+   AND (job.worker_id IS NULL OR job.worker_id IN (
+        SELECT worker.id FROM procrastinate_workers worker
+         WHERE worker.last_heartbeat < now() - make_interval(secs => %(stalled_after)s)
+   ))
+   FOR UPDATE OF job
+"""
 
 # One bounded batch: the jobs are locked only for the time of this statement, and jobs that
 # another transaction holds are skipped rather than waited for.
@@ -52,17 +66,48 @@ class RescueReport:
     failed: list[int] = field(default_factory=list)
 
 
-def _count_rescue(job_id: int) -> int:
-    with connection.cursor() as cursor:
+def _give_up_reason(max_rescues: int) -> str:
+    return (
+        f"Gave up after {max_rescues} rescues: the worker running this job stopped "
+        f"heartbeating each time (TASKSQUEUE_MAX_RESCUES={max_rescues})."
+    )
+
+
+def _rescue(job_id: int, *, stalled_after: float, max_rescues: int) -> int | None:
+    """Retry the job, or fail it past `max_rescues`, if it is still stalled; return its rescue
+    count, or None when it no longer needs rescuing.
+
+    Checking, counting and ending the job happen in one transaction with the job's row locked, so
+    two runs at once (the schedule's and one deferred by hand) rescue and count it once.
+    """
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_LOCK_IF_STILL_STALLED, {"job_id": job_id, "stalled_after": stalled_after})
+        if cursor.fetchone() is None:
+            return None
         cursor.execute(_COUNT_RESCUE, {"job_id": job_id})
         row = cursor.fetchone()
-    assert row is not None
-    return int(row[0])
-
-
-def _record_failure(job_id: int, reason: str) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(_RECORD_FAILURE, {"job_id": job_id, "reason": reason})
+        assert row is not None
+        rescues = int(row[0])
+        if rescues > max_rescues:
+            cursor.execute(
+                sql.queries["finish_job"],
+                {"job_id": job_id, "status": "failed", "delete_job": False},
+            )
+            cursor.execute(
+                _RECORD_FAILURE, {"job_id": job_id, "reason": _give_up_reason(max_rescues)}
+            )
+        else:
+            cursor.execute(
+                sql.queries["retry_job"],
+                {
+                    "job_id": job_id,
+                    "retry_at": timezone.now(),
+                    "new_priority": None,
+                    "new_queue_name": None,
+                    "new_lock": None,
+                },
+            )
+    return rescues
 
 
 async def rescue_stalled_jobs(
@@ -79,18 +124,17 @@ async def rescue_stalled_jobs(
     )
     for job in stalled:
         assert job.id is not None
-        rescues = await sync_to_async(_count_rescue)(job.id)
+        rescues = await sync_to_async(_rescue)(
+            job.id, stalled_after=stalled_after, max_rescues=max_rescues
+        )
+        if rescues is None:
+            continue
         if rescues > max_rescues:
-            reason = (
-                f"Gave up after {max_rescues} rescues: the worker running this job stopped "
-                f"heartbeating each time (TASKSQUEUE_MAX_RESCUES={max_rescues})."
+            logger.error(
+                "Job %s (%s) failed: %s", job.id, job.task_name, _give_up_reason(max_rescues)
             )
-            await job_manager.finish_job(job, status=Status.FAILED, delete_job=False)
-            await sync_to_async(_record_failure)(job.id, reason)
-            logger.error("Job %s (%s) failed: %s", job.id, job.task_name, reason)
             report.failed.append(job.id)
         else:
-            await job_manager.retry_job(job)
             logger.warning(
                 "Job %s (%s) rescued from a stalled worker (rescue %d of %d)",
                 job.id,
