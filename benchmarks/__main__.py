@@ -75,7 +75,7 @@ def machine() -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "cpu_model": model,
         "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
-        "os": platform.platform(),
+        "os": f"{platform.system()} {platform.machine()}",
         "python": platform.python_version(),
         "packages": versions,
     }

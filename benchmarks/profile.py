@@ -88,7 +88,7 @@ def short(frame: str) -> str:
     if not match:
         return frame
     path = match.group("file")
-    for marker in ("site-packages/", "python3.13/", "/work/main/"):
+    for marker in ("site-packages/", "python3.13/", f"{db.ROOT}/"):
         if marker in path:
             path = path.split(marker, 1)[1]
     return f"{match.group('function')} ({path})"
