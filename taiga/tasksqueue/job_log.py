@@ -30,12 +30,13 @@ OUTCOME_LEVELS = {
 
 
 def _outcome(error: BaseException, context: JobContext) -> str:
-    """What the worker will record, decided the way Procrastinate decides it."""
-    if isinstance(error, asyncio.CancelledError | exceptions.JobAborted):
-        return "aborted"
+    """What the worker will record, decided the way Procrastinate decides it (a job interrupted by
+    a stopping worker is retried: see `taiga.tasksqueue.retry`)."""
     task = context.app.tasks.get(context.job.task_name)
     if task is not None and task.get_retry_exception(exception=error, job=context.job):
         return "retry"
+    if isinstance(error, asyncio.CancelledError | exceptions.JobAborted):
+        return "aborted"
     return "failed"
 
 

@@ -25,7 +25,9 @@ STATEMENT_RETRY_DELAYS = (0.05, 0.25, 1.0)
 
 # Ending or retrying a job twice is harmless only if the second call is known to be a repeat: the
 # first one may have been committed just before its connection died.
-_JOB_ALREADY_ENDED = "Job was not found or not in"
+# The start of both statements' errors: '... or not in "doing" ...' and '... or has an invalid
+# status to retry'.
+_JOB_ALREADY_ENDED = "Job was not found or "
 _ENDING_STATEMENTS = ("procrastinate_finish_job", "procrastinate_retry_job")
 
 

@@ -11,13 +11,14 @@ from taiga.tasksqueue.manager import manager as tqmanager
 
 logger = logging.getLogger(__name__)
 
-# A lock keeps two runs from overlapping; a queueing lock keeps at most one run waiting.
+# A lock keeps two runs from overlapping, deferred by hand or by the schedule; the schedule's
+# queueing lock keeps at most one run waiting.
 RESCUE_LOCK = "tasksqueue.maintenance.rescue"
 RETENTION_LOCK = "tasksqueue.maintenance.retention"
 
 
 @tqmanager.periodic(cron="* * * * *", lock=RESCUE_LOCK, queueing_lock=RESCUE_LOCK)
-@tqmanager.task(name="tasksqueue.rescue_stalled_jobs")
+@tqmanager.task(name="tasksqueue.rescue_stalled_jobs", lock=RESCUE_LOCK)
 async def rescue_stalled_jobs(timestamp: int) -> None:
     if not tq_settings.RESCUE_ENABLED:
         return
@@ -29,7 +30,7 @@ async def rescue_stalled_jobs(timestamp: int) -> None:
 
 
 @tqmanager.periodic(cron="17 * * * *", lock=RETENTION_LOCK, queueing_lock=RETENTION_LOCK)
-@tqmanager.task(name="tasksqueue.delete_finished_jobs")
+@tqmanager.task(name="tasksqueue.delete_finished_jobs", lock=RETENTION_LOCK)
 def delete_finished_jobs(timestamp: int) -> None:
     if not tq_settings.RETENTION_ENABLED:
         return
