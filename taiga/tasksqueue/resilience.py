@@ -8,6 +8,7 @@ replaces dead ones), a few times, before the error is let through to the worker'
 """
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -75,7 +76,14 @@ class ReconnectingConnector(PsycopgConnector):
                     delay,
                 )
                 await asyncio.sleep(delay)
+                await self._drop_dead_connections()
         return await run()
+
+    async def _drop_dead_connections(self) -> None:
+        # The pool checks nothing on checkout; after a server restart all its idle connections
+        # are dead, and each would fail one statement in turn.
+        with contextlib.suppress(psycopg.Error):
+            await self.pool.check()
 
     async def execute_query_async(self, query: LiteralString, **arguments: Any) -> None:
         attempts = 0

@@ -8,9 +8,12 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from typing import Any
 
+import psycopg
+import psycopg_pool
 from django.utils import timezone
 from procrastinate import App, exceptions
 from procrastinate.app import WorkerOptions as ProcrastinateWorkerOptions
@@ -84,10 +87,32 @@ def describe_queues(queues: tuple[str, ...]) -> str:
     return f"queues {', '.join(queues)}" if queues else "all queues"
 
 
-def worker_connector(pool_size: int) -> ReconnectingConnector:
-    return ReconnectingConnector(
-        kwargs=connector_params(tq_settings.DATABASE_ALIAS), min_size=1, max_size=pool_size
+async def _autocommit(connection: psycopg.AsyncConnection[Any]) -> None:
+    await connection.set_autocommit(True)
+
+
+@contextlib.asynccontextmanager
+async def worker_pool(size: int) -> AsyncIterator[psycopg_pool.AsyncConnectionPool]:
+    """The worker's own pool, separate from Django's connections, built for speed.
+
+    Every statement Procrastinate sends is one function call or one INSERT, so autocommit
+    connections lose nothing and save a BEGIN and a COMMIT round trip each. Connections are not
+    checked on checkout (one more round trip per statement): a dead one fails its statement, which
+    `ReconnectingConnector` sends again after the pool has dropped the dead connections.
+    """
+    pool = psycopg_pool.AsyncConnectionPool(
+        kwargs=connector_params(tq_settings.DATABASE_ALIAS),
+        min_size=size,
+        max_size=size,
+        open=False,
+        configure=_autocommit,
+        name="tasksqueue-worker",
     )
+    await pool.open(wait=True)
+    try:
+        yield pool
+    finally:
+        await pool.close()
 
 
 @contextlib.contextmanager
@@ -114,11 +139,11 @@ async def run_worker(options: WorkerOptions) -> None:
     name = options.name or DEFAULT_NAME
     app = manager.app
     with contextlib.ExitStack() as stack:
-        stack.enter_context(app.replace_connector(worker_connector(pool_size)))
+        stack.enter_context(app.replace_connector(ReconnectingConnector()))
         stack.enter_context(unknown_tasks_logged_once(name))
         if options.one_shot:
             stack.enter_context(periodic_schedules_paused(app))
-        async with app.open_async():
+        async with worker_pool(pool_size) as pool, app.open_async(pool):
             logger.info(
                 "worker %r started on %s, concurrency %d, %d database connections",
                 name,
