@@ -297,3 +297,19 @@ def test_log_level_warning_keeps_only_problems():
         f"job ended task={task} id={broken} queue=quiet attempt=2 duration=_ outcome=failed "
         "error=ValueError: broken went wrong",
     ]
+
+
+def test_a_heartbeat_too_slow_for_the_stalled_timeout_keeps_the_worker_from_starting():
+    result = manage(
+        "tasksqueue",
+        "worker",
+        "--one-shot",
+        env={**worker_env(), "TASKSQUEUE_HEARTBEAT_SECONDS": "30"},
+    )
+
+    assert result.returncode == 1
+    assert result.stderr == (
+        "CommandError: TASKSQUEUE_HEARTBEAT_SECONDS (30) must be positive and at most a third of "
+        "TASKSQUEUE_STALLED_AFTER_SECONDS (60). Otherwise live workers look dead and their jobs "
+        "are run twice; lower the heartbeat or raise the stalled timeout.\n"
+    )

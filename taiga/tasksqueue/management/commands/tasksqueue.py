@@ -17,6 +17,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connections
 from procrastinate.exceptions import ConnectorException
 
+from taiga.tasksqueue.checks import check_heartbeat
 from taiga.tasksqueue.database import connect, first_line
 from taiga.tasksqueue.discovery import SETTING
 from taiga.tasksqueue.exceptions import TasksQueueError
@@ -256,6 +257,9 @@ class Command(BaseCommand):
                 f"remove it from {SETTING}",
                 returncode=1,
             )
+        for error in check_heartbeat():
+            # A heartbeat slower than the stalled timeout would get this worker's jobs run twice.
+            raise CommandError(f"{error.msg} {error.hint}", returncode=1)
         _require_ready()
         # The worker has its own pool; Django's connection would sit idle for its whole life.
         connections.close_all()
