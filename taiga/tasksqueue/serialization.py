@@ -16,20 +16,28 @@ from taiga.tasksqueue.exceptions import ArgumentNotSerializable, ArgumentsTooLar
 JSONDict = dict[str, Any]
 
 
-def encode_arguments(task_name: str, arguments: dict[str, Any], max_bytes: int) -> JSONDict:
-    """Return `arguments` as plain JSON values, or raise naming the argument that does not fit."""
-    encoded: list[str] = []
+def _refusal(task_name: str, arguments: dict[str, Any]) -> ArgumentNotSerializable:
+    """The error naming the first argument that JSON cannot hold (looked for only on failure)."""
     for name, value in arguments.items():
         try:
-            text = json.dumps(value, cls=DjangoJSONEncoder, allow_nan=False)
+            json.dumps(value, cls=DjangoJSONEncoder, allow_nan=False)
         except (TypeError, ValueError) as exc:
-            raise ArgumentNotSerializable(
+            return ArgumentNotSerializable(
                 f"Task {task_name!r}: argument {name!r} ({type(value).__name__}) cannot be "
                 f"stored as JSON ({exc}). Pass plain values instead, e.g. an id rather than "
                 "an object."
-            ) from None
-        encoded.append(f"{json.dumps(name)}:{text}")
-    document = "{" + ",".join(encoded) + "}"
+            )
+    return ArgumentNotSerializable(f"Task {task_name!r}: the arguments cannot be stored as JSON.")
+
+
+def encode_arguments(task_name: str, arguments: dict[str, Any], max_bytes: int) -> JSONDict:
+    """Return `arguments` as plain JSON values, or raise naming the argument that does not fit."""
+    try:
+        document = json.dumps(
+            arguments, cls=DjangoJSONEncoder, allow_nan=False, separators=(",", ":")
+        )
+    except (TypeError, ValueError):
+        raise _refusal(task_name, arguments) from None
     # ensure_ascii (json's default) makes the length in characters the length in bytes.
     if len(document) > max_bytes:
         raise ArgumentsTooLarge(
