@@ -8,7 +8,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +25,7 @@ from taiga.tasksqueue.conf import tq_settings
 from taiga.tasksqueue.database import first_line
 from taiga.tasksqueue.job_log import JobLog, unknown_tasks_logged_once
 from taiga.tasksqueue.manager import manager
+from taiga.tasksqueue.prefetch import PrefetchingJobManager
 from taiga.tasksqueue.resilience import Backoff, ReconnectingConnector, connection_lost
 
 logger = logging.getLogger(__name__)
@@ -132,6 +133,17 @@ def periodic_schedules_paused(app: App) -> Iterator[None]:
         registry.periodic_tasks = schedules
 
 
+@contextlib.contextmanager
+def prefetching(app: App, free_slots: Callable[[], int]) -> Iterator[PrefetchingJobManager]:
+    """Give the app a job manager that fetches one job per free slot in one statement."""
+    previous = app.job_manager
+    app.job_manager = jobs = PrefetchingJobManager(app.connector, free_slots)
+    try:
+        yield jobs
+    finally:
+        app.job_manager = previous
+
+
 async def run_worker(options: WorkerOptions) -> None:
     """Run a worker until it is stopped (or, with one_shot, until no job is ready)."""
     job_log = JobLog()
@@ -143,6 +155,9 @@ async def run_worker(options: WorkerOptions) -> None:
         stack.enter_context(unknown_tasks_logged_once(name))
         if options.one_shot:
             stack.enter_context(periodic_schedules_paused(app))
+        jobs = stack.enter_context(
+            prefetching(app, lambda: options.concurrency - len(job_log.running))
+        )
         async with worker_pool(pool_size) as pool, app.open_async(pool):
             logger.info(
                 "worker %r started on %s, concurrency %d, %d database connections",
@@ -151,7 +166,7 @@ async def run_worker(options: WorkerOptions) -> None:
                 options.concurrency,
                 pool_size,
             )
-            supervisor = Supervisor(app, options, job_log)
+            supervisor = Supervisor(app, options, job_log, jobs)
             work = asyncio.create_task(supervisor.run())
             if options.install_signal_handlers:
                 await GracefulStop(work, supervisor, options.shutdown_timeout, job_log).wait()
@@ -169,10 +184,13 @@ class Supervisor:
     back in the queue the jobs the dead worker left in "doing", and starts a new one.
     """
 
-    def __init__(self, app: App, options: WorkerOptions, job_log: JobLog) -> None:
+    def __init__(
+        self, app: App, options: WorkerOptions, job_log: JobLog, jobs: PrefetchingJobManager
+    ) -> None:
         self.app = app
         self.options = options
         self.job_log = job_log
+        self.jobs = jobs
         self.worker: Worker | None = None
         self.stopping = False
 
@@ -196,12 +214,20 @@ class Supervisor:
                     **worker_kwargs(self.options, self.job_log),
                 }
                 self.worker = Worker(app=self.app, **kwargs)
-                await self._run_with_audit(self.worker)
+                try:
+                    await self._run_with_audit(self.worker)
+                finally:
+                    # Fetched for slots that never asked: after an outage they are requeued with
+                    # the rest of the dead worker's jobs, after a stop just below.
+                    unstarted = self.jobs.take_unstarted()
             except exceptions.ConnectorException as exc:
                 if not connection_lost(exc):
                     raise
                 reason = first_line(exc.__cause__ or exc)
             else:
+                for job in unstarted:
+                    assert job.id is not None
+                    await self._requeue(job.id, "the worker stopped before starting it")
                 if self.stopping or self.options.one_shot:
                     return
                 reason = "a database connection of the worker dropped"
@@ -230,7 +256,8 @@ class Supervisor:
             if worker.worker_id is None:
                 continue
             try:
-                stuck = await self._own_jobs_in_doing(worker.worker_id) - set(self.job_log.running)
+                stuck = await self._own_jobs_in_doing(worker.worker_id)
+                stuck -= set(self.job_log.running) | {job.id for job in self.jobs.fetched}
                 for job_id in stuck & suspects:
                     await self._requeue(job_id, "its worker lost track of it")
                 suspects = stuck - suspects
