@@ -21,11 +21,11 @@ from procrastinate.contrib.django import connector_params
 from procrastinate.worker import Worker
 
 from taiga.tasksqueue import retry
+from taiga.tasksqueue.batching import BatchingJobManager
 from taiga.tasksqueue.conf import tq_settings
 from taiga.tasksqueue.database import first_line
 from taiga.tasksqueue.job_log import JobLog, unknown_tasks_logged_once
 from taiga.tasksqueue.manager import manager
-from taiga.tasksqueue.prefetch import PrefetchingJobManager
 from taiga.tasksqueue.resilience import Backoff, ReconnectingConnector, connection_lost
 
 logger = logging.getLogger(__name__)
@@ -134,10 +134,10 @@ def periodic_schedules_paused(app: App) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def prefetching(app: App, free_slots: Callable[[], int]) -> Iterator[PrefetchingJobManager]:
+def prefetching(app: App, free_slots: Callable[[], int]) -> Iterator[BatchingJobManager]:
     """Give the app a job manager that fetches one job per free slot in one statement."""
     previous = app.job_manager
-    app.job_manager = jobs = PrefetchingJobManager(app.connector, free_slots)
+    app.job_manager = jobs = BatchingJobManager(app.connector, free_slots)
     try:
         yield jobs
     finally:
@@ -185,7 +185,7 @@ class Supervisor:
     """
 
     def __init__(
-        self, app: App, options: WorkerOptions, job_log: JobLog, jobs: PrefetchingJobManager
+        self, app: App, options: WorkerOptions, job_log: JobLog, jobs: BatchingJobManager
     ) -> None:
         self.app = app
         self.options = options
