@@ -58,8 +58,8 @@ class WorkerOptions:
 
 
 def worker_pool_size(concurrency: int) -> int:
-    # One connection per running job's fetch/finish, one for LISTEN, one for heartbeats and
-    # the periodic deferrer.
+    # At most one statement per running job at a time (outcomes), plus fetches, heartbeats and the
+    # periodic deferrer; LISTEN has a connection of its own, outside the pool.
     return concurrency + 2
 
 
