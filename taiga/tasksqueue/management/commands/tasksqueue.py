@@ -249,6 +249,10 @@ class Command(BaseCommand):
     ) -> None:
         if log_level:
             _set_log_level(log_level)
+        if log_level != "debug":
+            # psycopg's pool logs each dead connection it drops, next to the worker's own line
+            # about the lost connection; one line per failure is enough.
+            logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
         if manager.discovery.failures:
             # Its jobs would fail with "task not found" one by one; refuse to start instead.
             failure = manager.discovery.failures[0]
