@@ -24,6 +24,7 @@ from taiga.tasksqueue import retry
 from taiga.tasksqueue.batching import BatchingJobManager
 from taiga.tasksqueue.conf import tq_settings
 from taiga.tasksqueue.database import first_line
+from taiga.tasksqueue.db_cleanup import AsyncTaskConnections
 from taiga.tasksqueue.job_log import JobLog, unknown_tasks_logged_once
 from taiga.tasksqueue.manager import manager
 from taiga.tasksqueue.resilience import Backoff, ReconnectingConnector, connection_lost
@@ -158,6 +159,8 @@ async def run_worker(options: WorkerOptions) -> None:
         jobs = stack.enter_context(
             prefetching(app, lambda: options.concurrency - len(job_log.running))
         )
+        db_cleanup = AsyncTaskConnections()
+        stack.enter_context(db_cleanup.watching())
         async with worker_pool(pool_size) as pool, app.open_async(pool):
             logger.info(
                 "worker %r started on %s, concurrency %d, %d database connections",
@@ -166,7 +169,7 @@ async def run_worker(options: WorkerOptions) -> None:
                 options.concurrency,
                 pool_size,
             )
-            supervisor = Supervisor(app, options, job_log, jobs)
+            supervisor = Supervisor(app, options, job_log, jobs, db_cleanup)
             work = asyncio.create_task(supervisor.run())
             if options.install_signal_handlers:
                 await GracefulStop(work, supervisor, options.shutdown_timeout, job_log).wait()
@@ -185,12 +188,18 @@ class Supervisor:
     """
 
     def __init__(
-        self, app: App, options: WorkerOptions, job_log: JobLog, jobs: BatchingJobManager
+        self,
+        app: App,
+        options: WorkerOptions,
+        job_log: JobLog,
+        jobs: BatchingJobManager,
+        db_cleanup: AsyncTaskConnections,
     ) -> None:
         self.app = app
         self.options = options
         self.job_log = job_log
         self.jobs = jobs
+        self.db_cleanup = db_cleanup
         self.worker: Worker | None = None
         self.stopping = False
 
@@ -208,10 +217,15 @@ class Supervisor:
                     await self._requeue_jobs_of(left_behind)
                     left_behind = None
                     backoff.reset()
-                # The app's defaults carry the Django integration's per-task connection cleanup.
+                # The app's defaults carry the Django integration's per-task connection cleanup;
+                # the async half is replaced by one that skips needless thread hops.
+                defaults = self.app.worker_defaults
                 kwargs: ProcrastinateWorkerOptions = {
-                    **self.app.worker_defaults,
+                    **defaults,
                     **worker_kwargs(self.options, self.job_log),
+                    "task_middleware": self.db_cleanup.replacing_procrastinates(
+                        list(defaults.get("task_middleware") or [])
+                    ),
                 }
                 self.worker = Worker(app=self.app, **kwargs)
                 try:
