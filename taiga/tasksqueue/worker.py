@@ -42,6 +42,8 @@ ABORT_GRACE_SECONDS = 5.0
 # fetch whose answer was lost with its connection, a finish that never got through).
 AUDIT_INTERVAL_SECONDS = 10.0
 
+POOL_WAIT_SECONDS = 5.0
+
 _OWN_JOBS_IN_DOING = (
     "SELECT id FROM procrastinate_jobs WHERE status = 'doing' AND worker_id = %(worker_id)s"
 )
@@ -108,6 +110,10 @@ async def worker_pool(size: int) -> AsyncIterator[psycopg_pool.AsyncConnectionPo
         max_size=size,
         open=False,
         configure=_autocommit,
+        # How long a statement waits for a connection. Every slot has its own, so a wait this
+        # long means the server is unreachable: fail fast and let the supervisor take over, rather
+        # than psycopg's 30 s per statement.
+        timeout=POOL_WAIT_SECONDS,
         name="tasksqueue-worker",
     )
     await pool.open(wait=True)
