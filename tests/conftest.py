@@ -4,19 +4,16 @@ import pytest
 from asgiref.sync import SyncToAsync
 from django.db import connection, connections
 
+from taiga.tasksqueue.testing.database import EMPTY_TABLES
 from taiga.tasksqueue.worker import WorkerOptions, run_worker
 
 pytest_plugins = ["taiga.tasksqueue.testing.pytest_plugin"]
 
-# Procrastinate's tables are unmanaged models, so Django's flush after a transactional test leaves
-# their rows behind; they are emptied here instead.
-QUEUE_TABLES = (
-    "procrastinate_jobs, procrastinate_events, procrastinate_periodic_defers, procrastinate_workers"
-)
-
 
 @pytest.fixture(autouse=True)
 def _clean_queue_after_transactional_tests(request, django_db_blocker):
+    """Procrastinate's tables are unmanaged models, so Django's flush after a transactional test
+    leaves their rows behind; they are emptied here, as the toolkit's real-database mode does."""
     yield
     marker = request.node.get_closest_marker("django_db")
     transactional = "transactional_db" in request.fixturenames or (
@@ -29,7 +26,7 @@ def _clean_queue_after_transactional_tests(request, django_db_blocker):
         # or the test database cannot be dropped at the end of the session.
         SyncToAsync.single_thread_executor.submit(connections.close_all).result()
         with connection.cursor() as cursor:
-            cursor.execute(f"TRUNCATE {QUEUE_TABLES} RESTART IDENTITY CASCADE")
+            cursor.execute(EMPTY_TABLES)
 
 
 @pytest.fixture
