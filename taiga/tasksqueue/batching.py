@@ -1,38 +1,59 @@
 """The worker's job manager: jobs fetched, and finished, several per statement.
 
-Procrastinate's worker asks for one job each time a slot frees up, and records each outcome on its
-own, one round trip each. This job manager:
+Procrastinate fetches one job per statement and records each outcome on its own, one round trip
+each. This job manager:
 
-- answers the first ask with one statement that runs Procrastinate's own fetch function once per
-  free slot, and hands the other jobs out on the following asks, which come at once since their
-  slots are free. The fetch function keeps its semantics: priority then id, `scheduled_at`, one
-  running job per lock, the worker's id on each job;
+- fetches as many jobs as the worker has free slots in one statement. It is Procrastinate's fetch
+  (`procrastinate_fetch_job_v2`) made set-wise, with the same conditions: priority then id,
+  `scheduled_at`, one running job per lock (a job whose lock has a job running, or an earlier or
+  higher-priority job waiting, is skipped), rows locked by other workers skipped, this worker's id
+  on each job. One snapshot serves the whole batch, so of the jobs sharing a lock at most one is
+  taken, as a loop of single fetches would;
 - sends the outcomes that arrive while one statement is on its way together in the next one
   (group commit): alone, an outcome goes at once, so nothing waits for a batch to fill.
 """
 
 import asyncio
-from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 from procrastinate import connector as connector_module
 from procrastinate.jobs import Job, Status
 from procrastinate.manager import JobManager
 
-# Each call is a separate fetch in the same transaction, so a later call sees the jobs (and the
-# locks) the earlier ones took. The worker id refers to `slot` (adding nothing) so that the function
-# is called once per slot: without a reference to the outer row, its one result would be reused.
 _FETCH_JOBS = """
-SELECT job.id, job.status, job.task_name, job.priority, job.lock, job.queueing_lock, job.args,
-       job.scheduled_at, job.queue_name, job.attempts, job.worker_id
-  FROM generate_series(1, %(count)s) AS slot,
-       LATERAL procrastinate_fetch_job_v2(
-           %(queues)s::varchar[], %(worker_id)s::bigint + 0 * slot
-       ) AS job
- WHERE job.id IS NOT NULL
- ORDER BY slot
+WITH candidate AS (
+    SELECT jobs.id
+      FROM procrastinate_jobs AS jobs
+     WHERE jobs.status = 'todo'
+       AND (%(queues)s::varchar[] IS NULL OR jobs.queue_name = ANY(%(queues)s::varchar[]))
+       AND (jobs.scheduled_at IS NULL OR jobs.scheduled_at <= now())
+       AND NOT EXISTS (
+           SELECT 1
+             FROM procrastinate_jobs AS other
+            WHERE jobs.lock IS NOT NULL
+              AND other.lock = jobs.lock
+              AND (
+                  other.status = 'doing'
+                  OR (
+                      other.status = 'todo'
+                      AND (
+                          other.priority > jobs.priority
+                          OR (other.priority = jobs.priority AND other.id < jobs.id)
+                      )
+                  )
+              )
+       )
+     ORDER BY jobs.priority DESC, jobs.id ASC
+     LIMIT %(count)s
+       FOR UPDATE OF jobs SKIP LOCKED
+)
+UPDATE procrastinate_jobs AS job
+   SET status = 'doing', worker_id = %(worker_id)s
+  FROM candidate
+ WHERE job.id = candidate.id
+RETURNING job.id, job.status, job.task_name, job.priority, job.lock, job.queueing_lock,
+          job.args, job.scheduled_at, job.queue_name, job.attempts, job.worker_id
 """
-
 
 # Procrastinate's finish function for each outcome, in one statement (one transaction).
 _FINISH_JOBS = """
@@ -47,39 +68,42 @@ SELECT procrastinate_finish_job_v1(outcome.job_id, outcome.status, outcome.delet
 Outcome = tuple[int, Status, bool, "asyncio.Future[None]"]
 
 
+def _fetch_order(job: Job) -> tuple[int, int]:
+    assert job.id is not None
+    return (-job.priority, job.id)
+
+
 class BatchingJobManager(JobManager):
-    def __init__(
-        self, connector: connector_module.BaseConnector, free_slots: Callable[[], int]
-    ) -> None:
+    def __init__(self, connector: connector_module.BaseConnector) -> None:
         super().__init__(connector)
-        self.free_slots = free_slots
-        self.fetched: deque[Job] = deque()
         self._outcomes: list[Outcome] = []
         self._sender: asyncio.Task[None] | None = None
 
-    async def fetch_job(self, queues: Iterable[str] | None, worker_id: int) -> Job | None:
-        if not self.fetched:
-            rows = await self.connector.execute_query_all_async(
-                _FETCH_JOBS,
-                count=max(1, self.free_slots()),
-                queues=list(queues) if queues is not None else None,
-                worker_id=worker_id,
-            )
-            self.fetched.extend(Job.from_row(row) for row in rows)
-        return self.fetched.popleft() if self.fetched else None
+    async def fetch_jobs(
+        self, queues: Iterable[str] | None, worker_id: int, count: int
+    ) -> list[Job]:
+        """Up to `count` ready jobs, now "doing" for `worker_id`, in the order they were due."""
+        rows = await self.connector.execute_query_all_async(
+            _FETCH_JOBS,
+            count=count,
+            queues=list(queues) if queues is not None else None,
+            worker_id=worker_id,
+        )
+        return sorted((Job.from_row(row) for row in rows), key=_fetch_order)
 
-    def take_unstarted(self) -> list[Job]:
-        """The jobs fetched (so in "doing") that the worker never asked for: it stopped first."""
-        jobs = list(self.fetched)
-        self.fetched.clear()
-        return jobs
+    def finish_soon(self, job_id: int, status: Status, delete_job: bool) -> "asyncio.Future[None]":
+        """Queue the job's outcome for the next statement; the future says when it is recorded.
 
-    async def finish_job_by_id_async(self, job_id: int, status: Status, delete_job: bool) -> None:
+        The statement is sent by a task of its own, so a caller cancelled meanwhile loses nothing.
+        """
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._outcomes.append((job_id, status, delete_job, done))
         if self._sender is None or self._sender.done():
             self._sender = asyncio.create_task(self._send_outcomes())
-        await done
+        return done
+
+    async def finish_job_by_id_async(self, job_id: int, status: Status, delete_job: bool) -> None:
+        await asyncio.shield(self.finish_soon(job_id, status, delete_job))
 
     async def _send_outcomes(self) -> None:
         while self._outcomes:

@@ -8,7 +8,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,14 +18,14 @@ from django.utils import timezone
 from procrastinate import App, exceptions
 from procrastinate.app import WorkerOptions as ProcrastinateWorkerOptions
 from procrastinate.contrib.django import connector_params
-from procrastinate.worker import Worker
 
 from taiga.tasksqueue import retry
 from taiga.tasksqueue.batching import BatchingJobManager
 from taiga.tasksqueue.conf import tq_settings
 from taiga.tasksqueue.database import first_line
 from taiga.tasksqueue.db_cleanup import AsyncTaskConnections
-from taiga.tasksqueue.job_log import JobLog, unknown_tasks_logged_once
+from taiga.tasksqueue.job_log import JobLog
+from taiga.tasksqueue.lean_worker import LeanWorker
 from taiga.tasksqueue.manager import manager
 from taiga.tasksqueue.resilience import Backoff, ReconnectingConnector, connection_lost
 
@@ -66,7 +66,7 @@ def worker_pool_size(concurrency: int) -> int:
     return concurrency + 2
 
 
-def worker_kwargs(options: WorkerOptions, job_log: JobLog) -> ProcrastinateWorkerOptions:
+def worker_kwargs(options: WorkerOptions) -> ProcrastinateWorkerOptions:
     kwargs: ProcrastinateWorkerOptions = {
         "concurrency": options.concurrency,
         "name": options.name or DEFAULT_NAME,
@@ -74,7 +74,6 @@ def worker_kwargs(options: WorkerOptions, job_log: JobLog) -> ProcrastinateWorke
         "delete_jobs": options.delete_jobs,
         # Signals are handled here (see GracefulStop), so that a second one can stop at once.
         "install_signal_handlers": False,
-        "worker_middleware": [job_log],
         "update_heartbeat_interval": tq_settings.HEARTBEAT_SECONDS,
         # A starting worker forgets the workers silent this long (their jobs are then rescued).
         "stalled_worker_timeout": tq_settings.STALLED_AFTER_SECONDS,
@@ -140,17 +139,6 @@ def periodic_schedules_paused(app: App) -> Iterator[None]:
         registry.periodic_tasks = schedules
 
 
-@contextlib.contextmanager
-def prefetching(app: App, free_slots: Callable[[], int]) -> Iterator[BatchingJobManager]:
-    """Give the app a job manager that fetches one job per free slot in one statement."""
-    previous = app.job_manager
-    app.job_manager = jobs = BatchingJobManager(app.connector, free_slots)
-    try:
-        yield jobs
-    finally:
-        app.job_manager = previous
-
-
 async def run_worker(options: WorkerOptions) -> None:
     """Run a worker until it is stopped (or, with one_shot, until no job is ready)."""
     job_log = JobLog()
@@ -159,12 +147,9 @@ async def run_worker(options: WorkerOptions) -> None:
     app = manager.app
     with contextlib.ExitStack() as stack:
         stack.enter_context(app.replace_connector(ReconnectingConnector()))
-        stack.enter_context(unknown_tasks_logged_once(name))
         if options.one_shot:
             stack.enter_context(periodic_schedules_paused(app))
-        jobs = stack.enter_context(
-            prefetching(app, lambda: options.concurrency - len(job_log.running))
-        )
+        jobs = BatchingJobManager(app.connector)
         db_cleanup = AsyncTaskConnections()
         stack.enter_context(db_cleanup.watching())
         async with worker_pool(pool_size) as pool, app.open_async(pool):
@@ -206,7 +191,7 @@ class Supervisor:
         self.job_log = job_log
         self.jobs = jobs
         self.db_cleanup = db_cleanup
-        self.worker: Worker | None = None
+        self.worker: LeanWorker | None = None
         self.stopping = False
 
     def stop(self) -> None:
@@ -228,26 +213,20 @@ class Supervisor:
                 defaults = self.app.worker_defaults
                 kwargs: ProcrastinateWorkerOptions = {
                     **defaults,
-                    **worker_kwargs(self.options, self.job_log),
+                    **worker_kwargs(self.options),
                     "task_middleware": self.db_cleanup.replacing_procrastinates(
                         list(defaults.get("task_middleware") or [])
                     ),
                 }
-                self.worker = Worker(app=self.app, **kwargs)
-                try:
-                    await self._run_with_audit(self.worker)
-                finally:
-                    # Fetched for slots that never asked: after an outage they are requeued with
-                    # the rest of the dead worker's jobs, after a stop just below.
-                    unstarted = self.jobs.take_unstarted()
+                self.worker = LeanWorker(
+                    app=self.app, jobs=self.jobs, job_log=self.job_log, **kwargs
+                )
+                await self._run_with_audit(self.worker)
             except exceptions.ConnectorException as exc:
                 if not connection_lost(exc):
                     raise
                 reason = first_line(exc.__cause__ or exc)
             else:
-                for job in unstarted:
-                    assert job.id is not None
-                    await self._requeue(job.id, "the worker stopped before starting it")
                 if self.stopping or self.options.one_shot:
                     return
                 reason = "a database connection of the worker dropped"
@@ -259,16 +238,16 @@ class Supervisor:
             )
             await asyncio.sleep(delay)
 
-    async def _run_with_audit(self, worker: Worker) -> None:
+    async def _run_with_audit(self, worker: LeanWorker) -> None:
         audit = asyncio.create_task(self._audit(worker))
         try:
-            await worker.run()
+            await worker.run()  # type: ignore[no-untyped-call]  # Procrastinate's, untyped
         finally:
             audit.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await audit
 
-    async def _audit(self, worker: Worker) -> None:
+    async def _audit(self, worker: LeanWorker) -> None:
         """Retry this worker's jobs that stay in "doing" without running, seen twice in a row."""
         suspects: set[int] = set()
         while True:
@@ -277,7 +256,7 @@ class Supervisor:
                 continue
             try:
                 stuck = await self._own_jobs_in_doing(worker.worker_id)
-                stuck -= set(self.job_log.running) | {job.id for job in self.jobs.fetched}
+                stuck -= set(self.job_log.running)
                 for job_id in stuck & suspects:
                     await self._requeue(job_id, "its worker lost track of it")
                 suspects = stuck - suspects

@@ -38,35 +38,48 @@ def defer_jobs() -> dict[str, int]:
     }
 
 
-async def test_one_statement_fetches_one_job_per_free_slot_in_priority_order():
+async def test_one_statement_fetches_up_to_the_free_slots_in_priority_order():
     ids = await sync_to_async(defer_jobs)()
     worker_id = await sync_to_async(register_worker)()
-    jobs = BatchingJobManager(tqmanager.job_manager.connector, free_slots=lambda: 10)
+    jobs = BatchingJobManager(tqmanager.job_manager.connector)
 
-    fetched = []
-    while (job := await jobs.fetch_job(queues=["default"], worker_id=worker_id)) is not None:
-        fetched.append(job.id)
+    fetched = await jobs.fetch_jobs(queues=["default"], worker_id=worker_id, count=10)
 
     # Priority then id; one job per lock; not the job scheduled later; not the other queue.
-    assert fetched == [ids["high"], ids["locked_a"], ids["low"], ids["low_2"]]
+    assert [job.id for job in fetched] == [ids["high"], ids["locked_a"], ids["low"], ids["low_2"]]
     rows = {row.id: row async for row in ProcrastinateJob.objects.all()}
-    assert {job_id for job_id, row in rows.items() if row.status == "doing"} == set(fetched)
-    assert {rows[job_id].worker_id for job_id in fetched} == {worker_id}
+    assert {job_id for job_id, row in rows.items() if row.status == "doing"} == {
+        job.id for job in fetched
+    }
+    assert {rows[job.id].worker_id for job in fetched} == {worker_id}
     assert rows[ids["locked_b"]].status == "todo"
+    # The lock's job is running: its next job waits, however many slots are free.
+    assert await jobs.fetch_jobs(queues=["default"], worker_id=worker_id, count=10) == []
 
 
-async def test_it_fetches_no_more_jobs_than_free_slots_and_hands_them_out_one_by_one():
+async def test_it_fetches_no_more_jobs_than_asked_for_and_the_rest_later():
     ids = await sync_to_async(defer_jobs)()
     worker_id = await sync_to_async(register_worker)()
-    jobs = BatchingJobManager(tqmanager.job_manager.connector, free_slots=lambda: 2)
+    jobs = BatchingJobManager(tqmanager.job_manager.connector)
 
-    first = await jobs.fetch_job(queues=None, worker_id=worker_id)
+    first = await jobs.fetch_jobs(queues=None, worker_id=worker_id, count=2)
+    second = await jobs.fetch_jobs(queues=None, worker_id=worker_id, count=2)
 
-    assert first is not None
-    assert (first.id, [job.id for job in jobs.fetched]) == (ids["other_queue"], [ids["high"]])
-    assert [job.id for job in jobs.take_unstarted()] == [ids["high"]]
-    assert not jobs.fetched
-    assert await ProcrastinateJob.objects.filter(status="doing").acount() == 2
+    assert [job.id for job in first] == [ids["other_queue"], ids["high"]]
+    assert [job.id for job in second] == [ids["locked_a"], ids["low"]]
+    assert await ProcrastinateJob.objects.filter(status="doing").acount() == 4
+
+
+async def test_a_lock_freed_by_a_finished_job_lets_its_next_job_go():
+    ids = await sync_to_async(defer_jobs)()
+    worker_id = await sync_to_async(register_worker)()
+    jobs = BatchingJobManager(tqmanager.job_manager.connector)
+    await jobs.fetch_jobs(queues=["default"], worker_id=worker_id, count=10)
+
+    await jobs.finish_job_by_id_async(ids["locked_a"], Status.SUCCEEDED, delete_job=False)
+    fetched = await jobs.fetch_jobs(queues=["default"], worker_id=worker_id, count=10)
+
+    assert [job.id for job in fetched] == [ids["locked_b"]]
 
 
 def start_jobs(count: int) -> tuple[int, list[int]]:
@@ -82,7 +95,7 @@ def start_jobs(count: int) -> tuple[int, list[int]]:
 
 async def test_outcomes_arriving_together_are_recorded_in_one_statement_each_as_asked():
     _, ids = await sync_to_async(start_jobs)(6)
-    jobs = BatchingJobManager(tqmanager.job_manager.connector, free_slots=lambda: 1)
+    jobs = BatchingJobManager(tqmanager.job_manager.connector)
     statuses = [Status.SUCCEEDED, Status.FAILED, Status.SUCCEEDED, Status.ABORTED, Status.FAILED]
 
     await asyncio.gather(
@@ -108,7 +121,7 @@ async def test_outcomes_arriving_together_are_recorded_in_one_statement_each_as_
 async def test_a_job_the_statement_cannot_end_fails_alone_and_the_others_are_recorded():
     _, ids = await sync_to_async(start_jobs)(3)
     await sync_to_async(_set_status)(ids[1], "succeeded")
-    jobs = BatchingJobManager(tqmanager.job_manager.connector, free_slots=lambda: 1)
+    jobs = BatchingJobManager(tqmanager.job_manager.connector)
 
     results = await asyncio.gather(
         *(jobs.finish_job_by_id_async(job_id, Status.SUCCEEDED, False) for job_id in ids),

@@ -149,6 +149,7 @@ def test_one_shot_in_process_logs_retries_failures_and_unknown_tasks(caplog):
         f"job started task={task} id={failing} queue=checks attempt=2",
         f"job ended task={task} id={failing} queue=checks attempt=2 duration=_ outcome=failed "
         "error=ValueError: report went wrong",
+        f"job started task=gone.tasks.vanished id={orphan} queue=checks attempt=1",
         f"job ended task=gone.tasks.vanished id={orphan} queue=checks attempt=1 duration=_ "
         "outcome=failed error=TaskNotFound: no loaded module defines it; add its module to "
         "TASKS_MODULES_PATHS",
