@@ -14,12 +14,17 @@ each. This job manager:
 """
 
 import asyncio
+import functools
 from collections.abc import Iterable
+from typing import LiteralString
 
 from procrastinate import connector as connector_module
 from procrastinate.jobs import Job, Status
 from procrastinate.manager import JobManager
 
+# The limit is written in the statement, not passed: a prepared statement then gets a plan that
+# PostgreSQL can keep (with a parameter it assumes a tenth of the table and plans a sort of it),
+# instead of planning every fetch anew; one statement per count, at most the concurrency.
 _FETCH_JOBS = """
 WITH candidate AS (
     SELECT jobs.id
@@ -44,7 +49,7 @@ WITH candidate AS (
               )
        )
      ORDER BY jobs.priority DESC, jobs.id ASC
-     LIMIT %(count)s
+     LIMIT {count}
        FOR UPDATE OF jobs SKIP LOCKED
 )
 UPDATE procrastinate_jobs AS job
@@ -55,17 +60,49 @@ RETURNING job.id, job.status, job.task_name, job.priority, job.lock, job.queuein
           job.args, job.scheduled_at, job.queue_name, job.attempts, job.worker_id
 """
 
-# Procrastinate's finish function for each outcome, in one statement (one transaction).
+# Procrastinate's finish function (`procrastinate_finish_job_v1`) made set-wise: each outcome's
+# row updated (or deleted) if it is "todo" or "doing", in one transaction. The function itself is
+# called for the outcomes whose row was not, to raise its own error (the worker's connector
+# recognises it when a statement it sent again after a lost connection had in fact gone through).
 _FINISH_JOBS = """
+WITH outcome AS (
+    SELECT *
+      FROM unnest(
+               %(job_ids)s::bigint[],
+               %(statuses)s::procrastinate_job_status[],
+               %(delete_jobs)s::boolean[]
+           ) AS outcome(job_id, status, delete_job)
+),
+ended AS (
+    UPDATE procrastinate_jobs AS job
+       SET status = outcome.status,
+           abort_requested = false,
+           attempts = CASE job.status WHEN 'doing' THEN job.attempts + 1 ELSE job.attempts END
+      FROM outcome
+     WHERE job.id = outcome.job_id
+       AND NOT outcome.delete_job
+       AND job.status IN ('todo', 'doing')
+ RETURNING job.id
+),
+deleted AS (
+    DELETE FROM procrastinate_jobs AS job
+     USING outcome
+     WHERE job.id = outcome.job_id
+       AND outcome.delete_job
+       AND job.status IN ('todo', 'doing')
+ RETURNING job.id
+)
 SELECT procrastinate_finish_job_v1(outcome.job_id, outcome.status, outcome.delete_job)
-  FROM unnest(
-           %(job_ids)s::bigint[],
-           %(statuses)s::procrastinate_job_status[],
-           %(delete_jobs)s::boolean[]
-       ) AS outcome(job_id, status, delete_job)
+  FROM outcome
+ WHERE outcome.job_id NOT IN (SELECT id FROM ended UNION ALL SELECT id FROM deleted)
 """
 
 Outcome = tuple[int, Status, bool, "asyncio.Future[None]"]
+
+
+@functools.cache
+def _fetch_statement(count: int) -> LiteralString:
+    return _FETCH_JOBS.format(count=int(count))
 
 
 def _fetch_order(job: Job) -> tuple[int, int]:
@@ -84,8 +121,7 @@ class BatchingJobManager(JobManager):
     ) -> list[Job]:
         """Up to `count` ready jobs, now "doing" for `worker_id`, in the order they were due."""
         rows = await self.connector.execute_query_all_async(
-            _FETCH_JOBS,
-            count=count,
+            _fetch_statement(count),
             queues=list(queues) if queues is not None else None,
             worker_id=worker_id,
         )
