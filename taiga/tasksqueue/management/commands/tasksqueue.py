@@ -128,9 +128,9 @@ class Command(BaseCommand):
         worker = subparsers.add_parser(
             "worker",
             help="Run a worker that processes jobs.",
-            description="Run a worker with its own database connections (concurrency + 2). SIGTERM "
-            "or SIGINT stops it taking jobs and lets the running ones finish (up to "
-            "--shutdown-timeout), then it exits 0; a second signal stops it at once.",
+            description="Run a worker with its own database connections (three, and one to "
+            "LISTEN). SIGTERM or SIGINT stops it taking jobs and lets the running ones finish "
+            "(up to --shutdown-timeout), then it exits 0; a second signal stops it at once.",
         )
         worker.add_argument(
             "-c",
