@@ -23,6 +23,12 @@ OUTCOME_LEVELS = {
 }
 
 
+# The values are formatted by the handlers, only for the records they keep.
+_STARTED = "job started task=%s id=%s queue=%s attempt=%s"
+_ENDED = "job ended task=%s id=%s queue=%s attempt=%s duration=%s outcome=%s"
+_ENDED_WITH_ERROR = f"{_ENDED} error=%s"
+
+
 class JobLog:
     """Logs the jobs of one worker and knows which ones are running, so that a worker stopped at
     once can say which ones it left."""
@@ -35,7 +41,7 @@ class JobLog:
         # Built only when the line is kept: a busy worker runs thousands of jobs a second.
         if logger.isEnabledFor(logging.INFO):
             fields = _job_fields(job, job_id)
-            logger.info("job started %s", _pairs(fields), extra={"job": fields})
+            logger.info(_STARTED, *fields.values(), extra={"job": fields})
 
     def ended(
         self,
@@ -55,9 +61,8 @@ class JobLog:
         fields["outcome"] = outcome
         if error:
             fields["error"] = error
-        logger.log(
-            level, "job ended %s", _pairs(fields), extra={"job": fields}, exc_info=traceback_of
-        )
+        template = _ENDED_WITH_ERROR if error else _ENDED
+        logger.log(level, template, *fields.values(), extra={"job": fields}, exc_info=traceback_of)
 
 
 def describe_error(error: BaseException) -> str:
@@ -72,7 +77,3 @@ def describe_error(error: BaseException) -> str:
 def _job_fields(job: Job, job_id: int) -> dict[str, Any]:
     # `attempts` counts the attempts before this one.
     return {"task": job.task_name, "id": job_id, "queue": job.queue, "attempt": job.attempts + 1}
-
-
-def _pairs(fields: dict[str, Any]) -> str:
-    return " ".join(f"{key}={value}" for key, value in fields.items())
