@@ -32,6 +32,12 @@ def _refusal(task_name: str, arguments: dict[str, Any]) -> ArgumentNotSerializab
 
 def encode_arguments(task_name: str, arguments: dict[str, Any], max_bytes: int) -> JSONDict:
     """Return `arguments` as plain JSON values, or raise naming the argument that does not fit."""
+    decoded: JSONDict = json.loads(dump_arguments(task_name, arguments, max_bytes))
+    return decoded
+
+
+def dump_arguments(task_name: str, arguments: dict[str, Any], max_bytes: int) -> str:
+    """Return `arguments` as a JSON document, or raise naming the argument that does not fit."""
     try:
         document = json.dumps(
             arguments, cls=DjangoJSONEncoder, allow_nan=False, separators=(",", ":")
@@ -44,5 +50,4 @@ def encode_arguments(task_name: str, arguments: dict[str, Any], max_bytes: int) 
             f"Task {task_name!r}: arguments are {len(document)} bytes of JSON, over the "
             f"{max_bytes} byte limit (TASKSQUEUE_MAX_ARGS_BYTES). Store the data and pass its id."
         )
-    decoded: JSONDict = json.loads(document)
-    return decoded
+    return document

@@ -6,7 +6,8 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
-from procrastinate.contrib.django.models import ProcrastinateJob
+from procrastinate import exceptions
+from procrastinate.contrib.django.models import ProcrastinateEvent, ProcrastinateJob
 
 from taiga.tasksqueue import RetryStrategy, SyncDeferInAsyncContext
 from taiga.tasksqueue.retry import RetryInterruptedJobs
@@ -125,6 +126,47 @@ def test_defer_many_validates_every_item_before_inserting_any():
     with pytest.raises(TypeError, match="takes dicts of keyword arguments or tuples"):
         add.defer_many_sync([[1, 2]])  # type: ignore[list-item]
     assert add.defer_many_sync([]) == []
+    assert not ProcrastinateJob.objects.exists()
+
+
+def test_defer_many_gives_every_job_the_options_and_keeps_the_order():
+    when = timezone.now() + datetime.timedelta(days=1)
+    bulk = add.configure(queue="bulk", priority=3, lock="L", schedule_at=when)
+
+    ids = bulk.defer_many_sync([(n,) for n in range(5)])
+
+    rows = [job(job_id) for job_id in ids]
+    assert [row.args for row in rows] == [{"a": n} for n in range(5)]
+    assert {
+        (row.task_name, row.queue_name, row.priority, row.lock, row.scheduled_at, row.status)
+        for row in rows
+    } == {(add.name, "bulk", 3, "L", when, "todo")}
+    # Procrastinate's triggers ran: one "deferred" event per job.
+    assert sorted(
+        ProcrastinateEvent.objects.filter(type="deferred").values_list("job_id", flat=True)
+    ) == sorted(ids)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_defer_many_with_a_queueing_lock_taken_raises_already_enqueued_and_writes_nothing():
+    configured.defer_sync(1)  # its task's queueing lock is "report-queueing-lock"
+
+    with pytest.raises(exceptions.AlreadyEnqueued, match="queueing lock report-queueing-lock"):
+        configured.configure(lock=None).defer_many_sync([(2,), (3,)])
+
+    assert ProcrastinateJob.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_defer_many_inside_a_rolled_back_transaction_leaves_no_job():
+    def defer_then_fail() -> None:
+        with transaction.atomic():
+            add.defer_many_sync([(1,), (2,)])
+            raise RuntimeError("roll back")
+
+    with pytest.raises(RuntimeError):
+        defer_then_fail()
+
     assert not ProcrastinateJob.objects.exists()
 
 
