@@ -1,12 +1,12 @@
-"""`defer_many` on the database: one INSERT of the jobs' JSON documents as they were encoded.
+"""Deferring on the database: one INSERT of the jobs' JSON documents as they were encoded.
 
-Procrastinate's batch defer builds a job object per item, copies and logs it, and adapts a
-composite value per job, which cost more than the database's work for the same jobs. All jobs of
-one `defer_many` share their options (queue, priority, locks, schedule: Procrastinate's job
-template, so they mean what they mean for a single defer); what differs is the arguments, sent as
-one array of JSON text. The statement inserts the rows Procrastinate's defer function would,
-through the same Django connection (and so inside the caller's transaction), and its triggers
-do the rest (notification, events).
+Procrastinate's defer builds a job object per item, copies and logs it, and adapts a composite
+value per job, which cost more than the database's work for the same jobs. `defer` inserts one
+document, `defer_many` many. All jobs of one call share their options (queue, priority, locks,
+schedule: Procrastinate's job template, so they mean what they mean to Procrastinate); what
+differs is the arguments, sent as one array of JSON text. The statement inserts the rows
+Procrastinate's defer function would, through the same Django connection (and so inside the
+caller's transaction), and its triggers do the rest (notification, events).
 """
 
 from typing import Any

@@ -13,8 +13,6 @@ from django.core.serializers.json import DjangoJSONEncoder
 
 from taiga.tasksqueue.exceptions import ArgumentNotSerializable, ArgumentsTooLarge
 
-JSONDict = dict[str, Any]
-
 
 def _refusal(task_name: str, arguments: dict[str, Any]) -> ArgumentNotSerializable:
     """The error naming the first argument that JSON cannot hold (looked for only on failure)."""
@@ -28,12 +26,6 @@ def _refusal(task_name: str, arguments: dict[str, Any]) -> ArgumentNotSerializab
                 "an object."
             )
     return ArgumentNotSerializable(f"Task {task_name!r}: the arguments cannot be stored as JSON.")
-
-
-def encode_arguments(task_name: str, arguments: dict[str, Any], max_bytes: int) -> JSONDict:
-    """Return `arguments` as plain JSON values, or raise naming the argument that does not fit."""
-    decoded: JSONDict = json.loads(dump_arguments(task_name, arguments, max_bytes))
-    return decoded
 
 
 def dump_arguments(task_name: str, arguments: dict[str, Any], max_bytes: int) -> str:

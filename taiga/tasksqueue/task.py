@@ -22,7 +22,7 @@ from procrastinate.contrib.django.django_connector import DjangoConnector
 from taiga.tasksqueue import bulk_defer
 from taiga.tasksqueue.conf import tq_settings
 from taiga.tasksqueue.exceptions import InvalidTaskDefinition, SyncDeferInAsyncContext
-from taiga.tasksqueue.serialization import JSONDict, dump_arguments, encode_arguments
+from taiga.tasksqueue.serialization import dump_arguments
 
 if TYPE_CHECKING:
     from taiga.tasksqueue.manager import TasksQueueManager
@@ -85,40 +85,42 @@ class Deferrer[**P]:
             schedule_in=_schedule_in_params(options["schedule_in"]),
         )
 
-    async def defer(self, *args: P.args, **kwargs: P.kwargs) -> int:
-        """Enqueue one job; returns its id."""
-        arguments = self._task.encode_call(args, kwargs)
-        return await self._job_deferrer().defer_async(**arguments)
-
-    def defer_sync(self, *args: P.args, **kwargs: P.kwargs) -> int:
-        """Enqueue one job from sync code (inside the caller's transaction); returns its id."""
-        self._task.refuse_event_loop()
-        arguments = self._task.encode_call(args, kwargs)
-        return self._job_deferrer().defer(**arguments)
-
-    async def defer_many(self, calls: Iterable[CallArguments]) -> list[int]:
-        """Enqueue one job per item, all in one INSERT; returns their ids in order."""
-        documents = self._task.dump_calls(calls)
-        if not documents:
-            return []
-        deferrer = self._job_deferrer()
-        connector = deferrer.job_manager.connector
-        if isinstance(connector, DjangoConnector):
-            return await bulk_defer.insert_jobs_async(connector, deferrer.job, documents)
-        return await deferrer.batch_defer_async(*map(json.loads, documents))
-
-    def defer_many_sync(self, calls: Iterable[CallArguments]) -> list[int]:
-        """Sync `defer_many`."""
-        self._task.refuse_event_loop()
-        documents = self._task.dump_calls(calls)
-        if not documents:
-            return []
+    def _insert(self, documents: list[str]) -> list[int]:
         deferrer = self._job_deferrer()
         connector = deferrer.job_manager.connector
         if isinstance(connector, DjangoConnector):
             return bulk_defer.insert_jobs(connector, deferrer.job, documents)
         # The test toolkit's in-memory queue, or another connector: Procrastinate's own way.
         return deferrer.batch_defer(*map(json.loads, documents))
+
+    async def _insert_async(self, documents: list[str]) -> list[int]:
+        deferrer = self._job_deferrer()
+        connector = deferrer.job_manager.connector
+        if isinstance(connector, DjangoConnector):
+            return await bulk_defer.insert_jobs_async(connector, deferrer.job, documents)
+        return await deferrer.batch_defer_async(*map(json.loads, documents))
+
+    async def defer(self, *args: P.args, **kwargs: P.kwargs) -> int:
+        """Enqueue one job; returns its id."""
+        [job_id] = await self._insert_async([self._task.dump_call(args, kwargs)])
+        return job_id
+
+    def defer_sync(self, *args: P.args, **kwargs: P.kwargs) -> int:
+        """Enqueue one job from sync code (inside the caller's transaction); returns its id."""
+        self._task.refuse_event_loop()
+        [job_id] = self._insert([self._task.dump_call(args, kwargs)])
+        return job_id
+
+    async def defer_many(self, calls: Iterable[CallArguments]) -> list[int]:
+        """Enqueue one job per item, all in one INSERT; returns their ids in order."""
+        documents = self._task.dump_calls(calls)
+        return await self._insert_async(documents) if documents else []
+
+    def defer_many_sync(self, calls: Iterable[CallArguments]) -> list[int]:
+        """Sync `defer_many`."""
+        self._task.refuse_event_loop()
+        documents = self._task.dump_calls(calls)
+        return self._insert(documents) if documents else []
 
 
 class Task[**P, R]:
@@ -223,8 +225,8 @@ class Task[**P, R]:
                 arguments.update(arguments.pop(parameter.name))
         return arguments
 
-    def encode_call(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> JSONDict:
-        return encode_arguments(self.name, self.bind(args, kwargs), tq_settings.MAX_ARGS_BYTES)
+    def dump_call(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> str:
+        return dump_arguments(self.name, self.bind(args, kwargs), tq_settings.MAX_ARGS_BYTES)
 
     def dump_calls(self, calls: Iterable[CallArguments]) -> list[str]:
         """Each call's arguments as a JSON document; every call is checked before any is kept."""
