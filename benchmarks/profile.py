@@ -58,7 +58,11 @@ CATEGORIES = (
 # Inclusive view: busy samples whose stack passes through a frame containing any of these.
 STAGES = (
     ("fetching jobs", ("fetch_job", "dequeue (pgqueuer", "fetch_jobs (pgqueuer")),
-    ("finishing jobs (status, events)", ("finish_job", "_persist_job_status", "log_jobs")),
+    (
+        "finishing jobs (status, events)",
+        ("finish_job", "_persist_job_status", "log_jobs", "_send_outcomes (taiga/"),
+    ),
+    ("starting jobs (context, task)", ("LeanWorker._start",)),
     ("pool connection check on checkout", ("check_connection",)),
     ("transactions (BEGIN/COMMIT)", ("_exec_command", "AsyncTransaction")),
     ("Django DB cleanup around each job", ("close_db_connections_async",)),

@@ -9,7 +9,7 @@ Procrastinate's defer function would, through the same Django connection (and so
 caller's transaction), and its triggers do the rest (notification, events).
 """
 
-from typing import Any
+from typing import Any, LiteralString
 
 from procrastinate import exceptions
 from procrastinate.jobs import Job
@@ -25,17 +25,29 @@ SELECT %(queue)s::varchar, %(task_name)s::varchar, %(priority)s::integer, %(lock
 RETURNING id
 """
 
+# One job: the same row from a statement PostgreSQL plans in a fraction of the time (a single
+# defer is planned on every call: Django's connection prepares nothing).
+_INSERT_JOB = """
+INSERT INTO procrastinate_jobs
+       (queue_name, task_name, priority, lock, queueing_lock, args, scheduled_at)
+VALUES (%(queue)s, %(task_name)s, %(priority)s, %(lock)s, %(queueing_lock)s, %(args)s::jsonb,
+        %(scheduled_at)s)
+RETURNING id
+"""
 
-def _arguments(template: Job, documents: list[str]) -> dict[str, Any]:
-    return {
+
+def _statement(template: Job, documents: list[str]) -> tuple[LiteralString, dict[str, Any]]:
+    arguments = {
         "queue": template.queue,
         "task_name": template.task_name,
         "priority": template.priority,
         "lock": template.lock,
         "queueing_lock": template.queueing_lock,
         "scheduled_at": template.scheduled_at,
-        "args": documents,
     }
+    if len(documents) == 1:
+        return _INSERT_JOB, {**arguments, "args": documents[0]}
+    return _INSERT_JOBS, {**arguments, "args": documents}
 
 
 def _ids(rows: list[dict[str, Any]]) -> list[int]:
@@ -55,7 +67,8 @@ def _already_enqueued(exc: exceptions.UniqueViolation, template: Job) -> Excepti
 
 def insert_jobs(connector: Any, template: Job, documents: list[str]) -> list[int]:
     try:
-        rows = connector.execute_query_all(_INSERT_JOBS, **_arguments(template, documents))
+        query, arguments = _statement(template, documents)
+        rows = connector.execute_query_all(query, **arguments)
     except exceptions.UniqueViolation as exc:
         raise _already_enqueued(exc, template) from exc
     return _ids(rows)
@@ -63,9 +76,8 @@ def insert_jobs(connector: Any, template: Job, documents: list[str]) -> list[int
 
 async def insert_jobs_async(connector: Any, template: Job, documents: list[str]) -> list[int]:
     try:
-        rows = await connector.execute_query_all_async(
-            _INSERT_JOBS, **_arguments(template, documents)
-        )
+        query, arguments = _statement(template, documents)
+        rows = await connector.execute_query_all_async(query, **arguments)
     except exceptions.UniqueViolation as exc:
         raise _already_enqueued(exc, template) from exc
     return _ids(rows)
