@@ -9,7 +9,8 @@ LISTEN/NOTIFY, abort requests, the periodic deferrer, the graceful shutdown and 
 replaces two methods:
 
 - `_fetch_and_process_jobs`: one statement fetches a job for every free slot
-  (`BatchingJobManager.fetch_jobs`); the loop then waits for a slot to free up, nothing else;
+  (`BatchingJobManager.fetch_jobs`); the loop then waits for slots to free up, letting the jobs
+  that finish in the same turn of the loop free theirs, so that one fetch serves them all;
 - `_process_job`: the task runs inside its middleware (resolved once per task) and the worker's
   middleware, our two log lines are written, and the outcome is decided as Procrastinate decides
   it (the task's retry strategy, aborts, `delete_jobs`) and recorded with the other outcomes that

@@ -157,6 +157,14 @@ def test_one_shot_in_process_logs_retries_failures_and_unknown_tasks(caplog):
     ]
     # Procrastinate's own records of the unknown task, with tracebacks, gave way to the line above.
     assert not [entry for entry in caplog.records if "Task was not found" in entry.getMessage()]
+    # Only the job that failed for good carries its traceback.
+    tracebacks = [
+        (entry.getMessage().split(" duration=")[0], entry.exc_info[0])
+        for entry in caplog.records
+        if entry.name == "taiga.tasksqueue.worker" and entry.exc_info
+    ]
+    last_attempt = f"job ended task={task} id={failing} queue=checks attempt=2"
+    assert tracebacks == [(last_attempt, ValueError)]
 
 
 @pytest.mark.django_db(transaction=True)
