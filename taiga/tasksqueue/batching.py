@@ -138,9 +138,6 @@ class BatchingJobManager(JobManager):
             self._sender = asyncio.create_task(self._send_outcomes())
         return done
 
-    async def finish_job_by_id_async(self, job_id: int, status: Status, delete_job: bool) -> None:
-        await asyncio.shield(self.finish_soon(job_id, status, delete_job))
-
     async def _send_outcomes(self) -> None:
         while self._outcomes:
             batch, self._outcomes = self._outcomes, []

@@ -12,6 +12,7 @@ caller's transaction), and its triggers do the rest (notification, events).
 from typing import Any, LiteralString
 
 from procrastinate import exceptions
+from procrastinate.contrib.django.django_connector import DjangoConnector
 from procrastinate.jobs import Job
 from procrastinate.manager import QUEUEING_LOCK_CONSTRAINT
 
@@ -65,7 +66,7 @@ def _already_enqueued(exc: exceptions.UniqueViolation, template: Job) -> Excepti
     )
 
 
-def insert_jobs(connector: Any, template: Job, documents: list[str]) -> list[int]:
+def insert_jobs(connector: DjangoConnector, template: Job, documents: list[str]) -> list[int]:
     try:
         query, arguments = _statement(template, documents)
         rows = connector.execute_query_all(query, **arguments)
@@ -74,7 +75,9 @@ def insert_jobs(connector: Any, template: Job, documents: list[str]) -> list[int
     return _ids(rows)
 
 
-async def insert_jobs_async(connector: Any, template: Job, documents: list[str]) -> list[int]:
+async def insert_jobs_async(
+    connector: DjangoConnector, template: Job, documents: list[str]
+) -> list[int]:
     try:
         query, arguments = _statement(template, documents)
         rows = await connector.execute_query_all_async(query, **arguments)

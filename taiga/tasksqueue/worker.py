@@ -173,7 +173,7 @@ async def run_worker(options: WorkerOptions) -> None:
 
 
 class Supervisor:
-    """Runs Procrastinate's worker and starts it again when the database drops it.
+    """Runs the worker (`LeanWorker`) and starts it again when the database drops it.
 
     Procrastinate's worker ends when a statement fails (the error is raised) or when one of its
     side tasks (heartbeat, LISTEN) fails (it just stops). Unless a stop was asked for, both mean a

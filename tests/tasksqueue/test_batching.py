@@ -76,7 +76,7 @@ async def test_a_lock_freed_by_a_finished_job_lets_its_next_job_go():
     jobs = BatchingJobManager(tqmanager.job_manager.connector)
     await jobs.fetch_jobs(queues=["default"], worker_id=worker_id, count=10)
 
-    await jobs.finish_job_by_id_async(ids["locked_a"], Status.SUCCEEDED, delete_job=False)
+    await jobs.finish_soon(ids["locked_a"], Status.SUCCEEDED, delete_job=False)
     fetched = await jobs.fetch_jobs(queues=["default"], worker_id=worker_id, count=10)
 
     assert [job.id for job in fetched] == [ids["locked_b"]]
@@ -100,10 +100,10 @@ async def test_outcomes_arriving_together_are_recorded_in_one_statement_each_as_
 
     await asyncio.gather(
         *(
-            jobs.finish_job_by_id_async(job_id, status, delete_job=False)
+            jobs.finish_soon(job_id, status, delete_job=False)
             for job_id, status in zip(ids, statuses, strict=False)
         ),
-        jobs.finish_job_by_id_async(ids[5], Status.SUCCEEDED, delete_job=True),
+        jobs.finish_soon(ids[5], Status.SUCCEEDED, delete_job=True),
     )
 
     rows = {row.id: row.status async for row in ProcrastinateJob.objects.all()}
@@ -124,7 +124,7 @@ async def test_a_job_the_statement_cannot_end_fails_alone_and_the_others_are_rec
     jobs = BatchingJobManager(tqmanager.job_manager.connector)
 
     results = await asyncio.gather(
-        *(jobs.finish_job_by_id_async(job_id, Status.SUCCEEDED, False) for job_id in ids),
+        *(jobs.finish_soon(job_id, Status.SUCCEEDED, False) for job_id in ids),
         return_exceptions=True,
     )
 
