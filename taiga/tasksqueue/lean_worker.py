@@ -222,3 +222,7 @@ class LeanWorker(Worker):
         finally:
             self._job_ids_to_abort.pop(job_id, None)
             self._release(job_id)
+        if job.lock is not None:
+            # The lock's next job may be ready now, and no notification says so: without this
+            # a worker with free slots would start it only at its next polling interval.
+            self._new_job_event.set()

@@ -116,14 +116,30 @@ async def test_a_user_abort_cancels_the_running_async_job_which_ends_aborted():
             await worker
 
 
+async def test_a_locks_next_job_starts_when_the_lock_is_freed_not_at_the_next_poll():
+    # With a slot free, the lock's next job is skipped by the fetch while the lock's job runs;
+    # the worker fetches again when that job has ended (Procrastinate polls every 5 s). A queue
+    # of their own: no notification of another job (a periodic one) wakes the worker.
+    await note.configure(lock="L", queue="locks").defer("lock-1")
+    await note.configure(lock="L", queue="locks").defer("lock-2")
+    options = WorkerOptions(concurrency=2, queues=("locks",), install_signal_handlers=False)
+    worker = asyncio.create_task(run_worker(options))
+    try:
+        await _until(lambda: ran == ["lock-1", "lock-2"], "both jobs to run", seconds=2)
+    finally:
+        worker.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await worker
+
+
 def _status_sync(job_id: int) -> str:
     return str(ProcrastinateJob.objects.get(id=job_id).status)
 
 
-async def _until(condition, what: str, in_thread: bool = False) -> None:
-    for _ in range(1000):
+async def _until(condition, what: str, in_thread: bool = False, seconds: int = 10) -> None:
+    for _ in range(seconds * 100):
         met = await sync_to_async(condition)() if in_thread else condition()
         if met:
             return
         await asyncio.sleep(0.01)
-    raise AssertionError(f"waited 10 s for {what}")
+    raise AssertionError(f"waited {seconds} s for {what}")
