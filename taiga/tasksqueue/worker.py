@@ -14,6 +14,7 @@ from typing import Any
 
 import psycopg
 import psycopg_pool
+from django.db import connections
 from django.utils import timezone
 from procrastinate import App, exceptions
 from procrastinate.app import WorkerOptions as ProcrastinateWorkerOptions
@@ -43,6 +44,8 @@ ABORT_GRACE_SECONDS = 5.0
 AUDIT_INTERVAL_SECONDS = 10.0
 
 POOL_WAIT_SECONDS = 5.0
+
+PREPARE_THRESHOLD = 5  # psycopg's own default
 
 _OWN_JOBS_IN_DOING = (
     "SELECT id FROM procrastinate_jobs WHERE status = 'doing' AND worker_id = %(worker_id)s"
@@ -93,6 +96,22 @@ def describe_queues(queues: tuple[str, ...]) -> str:
     return f"queues {', '.join(queues)}" if queues else "all queues"
 
 
+def pool_params(alias: str) -> dict[str, Any]:
+    """Django's parameters for the database, with statements prepared unless its OPTIONS say.
+
+    psycopg prepares a statement the fifth time a connection runs it: parsed and planned once,
+    then only executed. Django turns that off unless OPTIONS ask for it, so that a pooler in
+    transaction mode keeps working. The worker runs the same few statements thousands of times,
+    and planning them every time cost a third of its drain rate (docs/performance.md). A
+    `prepare_threshold` in the database's OPTIONS still wins: None there (a pooler that cannot
+    keep prepared statements) turns preparing off for the worker too.
+    """
+    params = connector_params(alias)
+    if "prepare_threshold" not in connections[alias].settings_dict.get("OPTIONS", {}):
+        params["prepare_threshold"] = PREPARE_THRESHOLD
+    return params
+
+
 async def _autocommit(connection: psycopg.AsyncConnection[Any]) -> None:
     await connection.set_autocommit(True)
 
@@ -108,7 +127,7 @@ async def worker_pool(size: int) -> AsyncIterator[psycopg_pool.AsyncConnectionPo
     connections.
     """
     pool = psycopg_pool.AsyncConnectionPool(
-        kwargs=connector_params(tq_settings.DATABASE_ALIAS),
+        kwargs=pool_params(tq_settings.DATABASE_ALIAS),
         min_size=size,
         max_size=size,
         open=False,
