@@ -102,7 +102,7 @@ def pool_params(alias: str) -> dict[str, Any]:
     psycopg prepares a statement the fifth time a connection runs it: parsed and planned once,
     then only executed. Django turns that off unless OPTIONS ask for it, so that a pooler in
     transaction mode keeps working. The worker runs the same few statements thousands of times,
-    and planning them every time cost a third of its drain rate (docs/performance.md). A
+    and planning them every time cost up to a third of its drain rate (docs/performance.md). A
     `prepare_threshold` in the database's OPTIONS still wins: None there (a pooler that cannot
     keep prepared statements) turns preparing off for the worker too.
     """
