@@ -10,8 +10,9 @@ from procrastinate.jobs import Job
 from taiga.tasksqueue import job_log
 from taiga.tasksqueue.job_log import JobLog
 
-# What logging works out per record, and the template's are the first record's.
-TIMING = {"created", "msecs", "relativeCreated"}
+# What logging works out per record from the clock (asctime is the formatter's text of
+# created), and the template's are the first record's.
+TIMING = {"created", "msecs", "relativeCreated", "asctime"}
 CALLER = {"pathname", "filename", "module", "funcName", "lineno"}
 
 
@@ -76,6 +77,7 @@ def test_a_job_record_holds_what_loggings_own_record_would(records):
     assert (second.funcName, second.filename, second.module) == ("started", "job_log.py", "job_log")
     assert before <= first.created <= second.created <= after
     assert second.msecs == pytest.approx((second.created % 1) * 1000, abs=1)
+    assert second.__dict__["asctime"] == logging.Formatter().formatTime(second)
     assert second.relativeCreated == pytest.approx(
         first.relativeCreated + (second.created - first.created) * 1000
     )
