@@ -100,10 +100,11 @@ def run_phases(harness: runner.Harness, systems: list[System], phases: list[str]
     if "latency" in phases:
         harness.say(
             f"Latency from defer to task start, idle worker: {plan.latency_samples} samples "
-            f"(or what fits in {plan.latency_budget_s:.0f} s)"
+            f"(or what fits in {plan.latency_budget_s:.0f} s) in {plan.latency_rounds} rounds, "
+            "the systems taking turns"
         )
-        for system in systems:
-            results[system.key]["latency"] = harness.latency(system)
+        for key, latency in harness.latency(systems).items():
+            results[key]["latency"] = latency
 
     if "drains" in phases:
         for concurrency, processes, jobs in plan.drain_configs:

@@ -236,52 +236,36 @@ def defer_many(channel: Channel, deferrer: Deferrer, n: int, batch: int) -> None
     _timed(channel, run, n)
 
 
-def _percentile(sorted_values: Sequence[float], fraction: float) -> float:
-    index = min(len(sorted_values) - 1, max(0, round(fraction * (len(sorted_values) - 1))))
-    return sorted_values[index]
-
-
 def latency(
-    channel: Channel, deferrer: Deferrer, samples: int, budget: float, udp: socket.socket
+    channel: Channel,
+    deferrer: Deferrer,
+    udp: socket.socket,
+    *,
+    samples: int,
+    budget: float,
+    first_seq: int,
+    warm: bool,
 ) -> None:
-    """Defer one ping, wait for the worker to say it started it, pause, repeat.
+    """Defer one ping, wait for the worker to say it started it, pause, repeat; send back every
+    sample (seconds) for the harness to pool with the other rounds.
 
     Stops after `samples` samples, or earlier once `budget` seconds have passed (a system whose
-    latency is counted in seconds would otherwise hold the whole run)."""
-    # Warm-up: ping until the worker answers (it may still be starting), then drop stray answers.
-    deadline = time.monotonic() + 90
-    udp.settimeout(0.25)
-    answered = False
-    while not answered and time.monotonic() < deadline:
-        deferrer.ping(-1, time.time())
-        try:
-            udp.recv(256)
-            answered = True
-        except TimeoutError:
-            continue
-    if not answered:
+    latency is counted in seconds would otherwise hold the whole run). `warm` on the first round
+    only: the worker may still be starting. Sequence numbers go on from `first_seq`, so an answer
+    that comes after its sample timed out is skipped in any later round."""
+    if warm and not _warm_up(deferrer, udp):
         channel.send(event="ready")
         channel.receive()
         channel.send(event="done", error="the worker never ran a ping")
         return
-    for _ in range(5):  # a few warm samples
-        deferrer.ping(-1, time.time())
-        udp.settimeout(5)
-        udp.recv(256)
-    udp.settimeout(0.5)
-    try:
-        while True:
-            udp.recv(256)
-    except TimeoutError:
-        pass
 
     channel.ready_then_wait()
-    rng = random.Random(6)
+    rng = random.Random(6 + first_seq)
     values: list[float] = []
     missed = 0
     udp.settimeout(10)
     stop_at = time.monotonic() + budget
-    for seq in range(samples):
+    for seq in range(first_seq, first_seq + samples):
         if time.monotonic() > stop_at:
             break
         time.sleep(rng.uniform(0.005, 0.025))  # the worker is idle between samples
@@ -296,17 +280,34 @@ def latency(
             if int(answer[0]) == seq:
                 values.append(float(answer[2]) - float(answer[1]))
                 break
-    values.sort()
-    channel.send(
-        event="done",
-        samples=len(values),
-        missed=missed,
-        p50=_percentile(values, 0.50) if values else None,
-        p95=_percentile(values, 0.95) if values else None,
-        p99=_percentile(values, 0.99) if values else None,
-        max=values[-1] if values else None,
-        mean=sum(values) / len(values) if values else None,
-    )
+    channel.send(event="done", values=values, missed=missed)
+
+
+def _warm_up(deferrer: Deferrer, udp: socket.socket) -> bool:
+    """Ping until the worker answers, a few warm samples, then drop stray answers."""
+    deadline = time.monotonic() + 90
+    udp.settimeout(0.25)
+    answered = False
+    while not answered and time.monotonic() < deadline:
+        deferrer.ping(-1, time.time())
+        try:
+            udp.recv(256)
+            answered = True
+        except TimeoutError:
+            continue
+    if not answered:
+        return False
+    for _ in range(5):
+        deferrer.ping(-1, time.time())
+        udp.settimeout(5)
+        udp.recv(256)
+    udp.settimeout(0.5)
+    try:
+        while True:
+            udp.recv(256)
+    except TimeoutError:
+        pass
+    return True
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -320,7 +321,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         "defer_sync": lambda m: defer_sync(channel, deferrer, m["n"]),
         "defer_async": lambda m: defer_async(channel, deferrer, m["n"]),
         "defer_many": lambda m: defer_many(channel, deferrer, m["n"], m["batch"]),
-        "latency": lambda m: latency(channel, deferrer, m["samples"], m["budget"], udp),
+        "latency": lambda m: latency(
+            channel,
+            deferrer,
+            udp,
+            samples=m["samples"],
+            budget=m["budget"],
+            first_seq=m["first_seq"],
+            warm=m["warm"],
+        ),
     }
     while True:
         message = channel.receive()

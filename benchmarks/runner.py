@@ -25,6 +25,7 @@ class Plan:
     drain_configs: tuple[tuple[int, int, int], ...]  # (concurrency, processes, jobs)
     latency_samples: int
     latency_budget_s: float  # per system: fewer samples if they take longer than this
+    latency_rounds: int  # the systems take turns, each round taking its share of the samples
     rt_defers: int  # the round-trip pass (through the counting proxy)
     rt_drain_jobs: int
     rt_drain_concurrency: tuple[int, ...] = (1, 10)
@@ -39,6 +40,7 @@ FULL = Plan(
     drain_configs=((1, 1, 10_000), (10, 1, 20_000), (10, 2, 20_000)),
     latency_samples=300,
     latency_budget_s=30,
+    latency_rounds=6,
     rt_defers=200,
     rt_drain_jobs=500,
 )
@@ -49,6 +51,7 @@ QUICK = Plan(
     drain_configs=((1, 1, 1_000), (10, 1, 1_000), (10, 2, 1_000)),
     latency_samples=40,
     latency_budget_s=15,
+    latency_rounds=2,
     rt_defers=50,
     rt_drain_jobs=200,
 )
@@ -182,42 +185,70 @@ class Harness:
 
     # Latency --------------------------------------------------------------------------------
 
-    def latency(self, system: System) -> dict[str, Any]:
-        url = self.server.url(system.database)
-        system.reset(self.server)
-        client = Client(system, self._env(system, url), self._log(system, "latency-client"))
-        workers = Workers(
-            system,
-            self._env(system, url, BENCH_PROBE_UDP=f"127.0.0.1:{client.udp_port}"),
-            concurrency=1,
-            processes=1,
-            one_shot=False,
-            log_path=self._log(system, "latency-worker"),
-        )
+    def latency(self, systems: list[System]) -> dict[str, dict[str, Any]]:
+        """Every system's idle worker and client run at once, and the samples are taken in
+        rounds, the systems taking turns: the machine's speed drifts by more than the gap
+        between close systems within a minute, so a ratio from one block per system would
+        measure the drift. Percentiles are over the samples of all rounds."""
+        rounds = self.plan.latency_rounds
+        per_round = -(-self.plan.latency_samples // rounds)
+        running: dict[str, tuple[Client, Workers]] = {}
+        values: dict[str, list[float]] = {system.key: [] for system in systems}
+        missed = dict.fromkeys(values, 0)
+        errors: dict[str, dict[str, Any]] = {}
         try:
-            arguments = {
-                "samples": self.plan.latency_samples,
-                "budget": self.plan.latency_budget_s,
-            }
-            done = client.run("latency", arguments, timeout=300, alive=workers.running)
-        except ChildFailed as exc:
-            done = {"error": f"{exc}\nworker log ends with:\n{workers.log_tail()}"}
+            for system in systems:
+                url = self.server.url(system.database)
+                system.reset(self.server)
+                client = Client(system, self._env(system, url), self._log(system, "latency-client"))
+                running[system.key] = (
+                    client,
+                    Workers(
+                        system,
+                        self._env(system, url, BENCH_PROBE_UDP=f"127.0.0.1:{client.udp_port}"),
+                        concurrency=1,
+                        processes=1,
+                        one_shot=False,
+                        log_path=self._log(system, "latency-worker"),
+                    ),
+                )
+            for number in range(rounds):
+                self.say(f"  round {number + 1} of {rounds}")
+                for system in systems:
+                    if system.key in errors:
+                        continue
+                    client, workers = running[system.key]
+                    arguments = {
+                        "samples": min(per_round, self.plan.latency_samples - number * per_round),
+                        "budget": self.plan.latency_budget_s / rounds,
+                        "first_seq": number * per_round,
+                        "warm": number == 0,
+                    }
+                    try:
+                        done = client.run("latency", arguments, timeout=300, alive=workers.running)
+                    except ChildFailed as exc:
+                        done = {"error": str(exc)}
+                    if done.get("error"):
+                        errors[system.key] = {
+                            "error": done["error"],
+                            "worker_log": workers.log_tail(),
+                        }
+                        self.say(f"  {system.label}: latency FAILED: {done['error']}")
+                        continue
+                    values[system.key] += done["values"]
+                    missed[system.key] += done["missed"]
         finally:
-            client.close()
-            workers.close()
-            system.reset(self.server)
-        if done.get("error"):
-            self.say(f"  {system.label}: latency FAILED: {done['error']}")
-            return {"error": done["error"], "worker_log": workers.log_tail()}
-        result = {key: done[key] for key in ("samples", "missed")}
-        for key in ("p50", "p95", "p99", "max", "mean"):
-            result[f"{key}_ms"] = 1000 * done[key] if done[key] is not None else None
-        self.say(
-            f"  {system.label}: latency p50 {result['p50_ms']:.2f} ms, p95 "
-            f"{result['p95_ms']:.2f} ms, p99 {result['p99_ms']:.2f} ms "
-            f"({result['samples']} samples, {result['missed']} missed)"
-        )
-        return result
+            for client, workers in running.values():
+                client.close()
+                workers.close()
+            for system in systems:
+                system.reset(self.server)
+        results: dict[str, dict[str, Any]] = dict(errors)
+        for system in systems:
+            if system.key not in errors:
+                results[system.key] = latency_summary(values[system.key], missed[system.key])
+                self.say(f"  {system.label}: {latency_line(results[system.key])}")
+        return results
 
     # Drains ---------------------------------------------------------------------------------
 
@@ -399,6 +430,30 @@ def drain_summary(drain: Drain) -> str:
     return (
         f"{rate}, worker CPU {_fmt(drain.worker_cpu_ms_per_job)} ms/job, "
         f"PostgreSQL CPU {_fmt(drain.pg_cpu_ms_per_job)} ms/job{other}"
+    )
+
+
+def percentile(sorted_values: list[float], fraction: float) -> float:
+    index = min(len(sorted_values) - 1, max(0, round(fraction * (len(sorted_values) - 1))))
+    return sorted_values[index]
+
+
+def latency_summary(values: list[float], missed: int) -> dict[str, Any]:
+    """Milliseconds from samples in seconds; None where there is no sample."""
+    ordered = sorted(values)
+    result: dict[str, Any] = {"samples": len(ordered), "missed": missed}
+    for key, fraction in (("p50", 0.50), ("p95", 0.95), ("p99", 0.99), ("max", 1.0)):
+        result[f"{key}_ms"] = 1000 * percentile(ordered, fraction) if ordered else None
+    result["mean_ms"] = 1000 * statistics.fmean(ordered) if ordered else None
+    return result
+
+
+def latency_line(result: dict[str, Any]) -> str:
+    if not result["samples"]:
+        return f"latency: no sample ({result['missed']} missed)"
+    return (
+        f"latency p50 {result['p50_ms']:.2f} ms, p95 {result['p95_ms']:.2f} ms, "
+        f"p99 {result['p99_ms']:.2f} ms ({result['samples']} samples, {result['missed']} missed)"
     )
 
 
