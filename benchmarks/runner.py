@@ -219,7 +219,9 @@ class Harness:
                         continue
                     client, workers = running[system.key]
                     arguments = {
-                        "samples": min(per_round, self.plan.latency_samples - number * per_round),
+                        "samples": max(
+                            0, min(per_round, self.plan.latency_samples - number * per_round)
+                        ),
                         "budget": self.plan.latency_budget_s / rounds,
                         "first_seq": number * per_round,
                         "warm": number == 0,
