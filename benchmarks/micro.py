@@ -5,8 +5,9 @@ database (`bench_taiga`, created and migrated when missing, its queue emptied):
 
 - job lines: `JobLog.started` against a plain `logger.info` of the same line, with logging's
   formatter and the project's, 50,000 lines each to /dev/null;
-- fetches: a one-job and a ten-job fetch (`BatchingJobManager.fetch_jobs`) on one connection of
-  a pool built like the worker's, with its statements prepared and without, from a queue of 30,000;
+- fetches: a one-job and a ten-job fetch (`BatchingJobManager.fetch_jobs`) on the worker's own
+  pool (`worker_pool`) of one connection, with its statements prepared and without (as
+  `prepare_threshold: None` in the database's OPTIONS makes it), from a queue of 30,000;
 - plans: `EXPLAIN ANALYZE` of a ten-job fetch and of recording ten outcomes (the third of each,
   caches warm): planning and execution time, and the time in each trigger.
 """
@@ -14,9 +15,11 @@ database (`bench_taiga`, created and migrated when missing, its queue emptied):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from benchmarks import db
@@ -81,27 +84,32 @@ def _refill(connection: Any) -> int:
     return worker_id
 
 
-async def _fetch_times(prepare_threshold: int | None, worker_id: int) -> dict[int, float]:
-    import psycopg_pool
+@contextlib.contextmanager
+def _database_options(**options: Any) -> Iterator[None]:
+    """The worker's database with these OPTIONS for the block, as if set in DATABASES."""
+    from django.db import connections
 
-    from taiga.tasksqueue.batching import BatchingJobManager
     from taiga.tasksqueue.conf import tq_settings
-    from taiga.tasksqueue.resilience import ReconnectingConnector
-    from taiga.tasksqueue.worker import pool_params
 
-    async def autocommit(connection: Any) -> None:
-        await connection.set_autocommit(True)
-
-    params = {**pool_params(tq_settings.DATABASE_ALIAS), "prepare_threshold": prepare_threshold}
-    pool = psycopg_pool.AsyncConnectionPool(
-        kwargs=params, min_size=1, max_size=1, open=False, configure=autocommit
-    )
-    await pool.open(wait=True)
-    connector = ReconnectingConnector()
-    await connector.open_async(pool)
-    jobs = BatchingJobManager(connector)
-    times = {}
+    settings = connections[tq_settings.DATABASE_ALIAS].settings_dict
+    saved = settings.get("OPTIONS", {})
+    settings["OPTIONS"] = {**saved, **options}
     try:
+        yield
+    finally:
+        settings["OPTIONS"] = saved
+
+
+async def _fetch_times(worker_id: int) -> dict[int, float]:
+    from taiga.tasksqueue.batching import BatchingJobManager
+    from taiga.tasksqueue.resilience import ReconnectingConnector
+    from taiga.tasksqueue.worker import worker_pool
+
+    times = {}
+    async with worker_pool(1) as pool:
+        connector = ReconnectingConnector()
+        await connector.open_async(pool)
+        jobs = BatchingJobManager(connector)
         for count, repeats in FETCHES.items():
             for _ in range(10):  # past psycopg's threshold, and the server's plan choice
                 await jobs.fetch_jobs(None, worker_id, count)
@@ -109,17 +117,15 @@ async def _fetch_times(prepare_threshold: int | None, worker_id: int) -> dict[in
             for _ in range(repeats):
                 await jobs.fetch_jobs(None, worker_id, count)
             times[count] = (time.perf_counter() - started) / repeats * 1000
-    finally:
-        await pool.close()
     return times
 
 
 def fetches(server: db.Server, database: str) -> None:
-    from taiga.tasksqueue.worker import PREPARE_THRESHOLD
-
+    # Not prepared: what `prepare_threshold: None` in the database's OPTIONS gives the worker.
     with server.connect(database) as connection:
-        for label, threshold in (("not prepared", None), ("prepared", PREPARE_THRESHOLD)):
-            times = asyncio.run(_fetch_times(threshold, _refill(connection)))
+        for label, options in (("not prepared", {"prepare_threshold": None}), ("prepared", {})):
+            with _database_options(**options):
+                times = asyncio.run(_fetch_times(_refill(connection)))
             each = ", ".join(f"{count} job(s) {ms:.3f} ms" for count, ms in times.items())
             print(f"  fetch, {label}: {each} per statement")
         connection.execute("TRUNCATE procrastinate_jobs CASCADE")
