@@ -5,7 +5,8 @@ from asgiref.sync import SyncToAsync
 from django.db import connection, connections
 
 from taiga.tasksqueue.testing.database import EMPTY_TABLES
-from taiga.tasksqueue.worker import WorkerOptions, run_worker
+from taiga.tasksqueue.worker.options import WorkerOptions
+from taiga.tasksqueue.worker.run import run_worker
 
 pytest_plugins = ["taiga.tasksqueue.testing.pytest_plugin"]
 

@@ -9,8 +9,8 @@ class Formatter(logging.Formatter):
 
     The time text depends only on the second (the milliseconds are appended to it), and working it
     out for every line (`time.localtime`, `time.strftime`) was a seventh of the cost of a worker's
-    job line (`python -m benchmarks.micro`): a busy worker writes thousands a second. The output is
-    the same as `logging.Formatter`'s.
+    job line (`python -m benchmarks.tools.micro`): a busy worker writes thousands a second. The
+    output is the same as `logging.Formatter`'s.
     """
 
     # (second, date format, text), replaced as a whole: handlers in several threads may share a

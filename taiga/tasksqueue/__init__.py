@@ -19,12 +19,11 @@ from taiga.tasksqueue.exceptions import (
     TasksQueueError,
 )
 from taiga.tasksqueue.manager import TasksQueueManager, manager
-from taiga.tasksqueue.task import Deferrer, Task
+from taiga.tasksqueue.task import Task
 
 __all__ = [
     "ArgumentNotSerializable",
     "ArgumentsTooLarge",
-    "Deferrer",
     "InvalidTaskDefinition",
     "JobContext",
     "RetryStrategy",

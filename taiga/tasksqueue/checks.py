@@ -1,11 +1,13 @@
-"""System checks of the tasks queue.
+"""System checks of the tasks queue, with stable IDs that tests assert:
 
-IDs are stable; tests assert them:
 - tasksqueue.E001: a module listed in TASKS_MODULES_PATHS cannot be imported.
 - tasksqueue.E002: the `tasks` module of an installed app cannot be imported.
 - tasksqueue.E003: TASKS_MODULES_PATHS is not a collection of dotted module paths.
-- tasksqueue.E004: the heartbeat is too slow for the stalled-worker timeout, so live workers
-  would be taken for dead and their jobs run twice.
+- tasksqueue.E004: the heartbeat is not positive, or too slow for the stalled-worker timeout, so
+  live workers would be taken for dead and their jobs run twice.
+- tasksqueue.E005: a setting's value is of the wrong type.
+- tasksqueue.E006: a setting's value is out of its range.
+- tasksqueue.E007: PROCRASTINATE_DATABASE_ALIAS names no database of DATABASES.
 """
 
 from collections.abc import Sequence
@@ -15,31 +17,22 @@ from django.apps import AppConfig, apps
 from django.conf import settings
 from django.core.checks import CheckMessage, Error
 
-from taiga.tasksqueue.conf import tq_settings
-from taiga.tasksqueue.discovery import SETTING, discover_task_modules
+from taiga.tasksqueue.conf import TasksQueueSettings, tq_settings
+from taiga.tasksqueue.discovery import discover_task_modules
 
 
 def check_task_modules(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[CheckMessage]:
-    paths = getattr(settings, SETTING, ())
-    if isinstance(paths, str | bytes) or not all(isinstance(path, str) for path in paths):
-        return [
-            Error(
-                f"{SETTING} must be a set of dotted module paths, got {paths!r}.",
-                hint=f'Write it as a set, e.g. {SETTING} = {{"myapp.tasks"}}.',
-                id="tasksqueue.E003",
-            )
-        ]
-    discovery = discover_task_modules(apps.get_app_configs(), paths)
     messages: list[CheckMessage] = []
-    for failure in discovery.failures:
+    setting = TasksQueueSettings.TASKS_MODULES_PATHS.name
+    for failure in discover_task_modules(apps.get_app_configs()).failures:
         if failure.app_label is None:
             messages.append(
                 Error(
-                    f"Module {failure.module!r} listed in {SETTING} cannot be imported: "
+                    f"Module {failure.module!r} listed in {setting} cannot be imported: "
                     f"{failure.error}",
-                    hint=f"Fix the module, or remove it from {SETTING}.",
+                    hint=f"Fix the module, or remove it from {setting}.",
                     id="tasksqueue.E001",
                 )
             )
@@ -55,10 +48,30 @@ def check_task_modules(
     return messages
 
 
-def check_heartbeat(
+def check_settings(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[CheckMessage]:
-    heartbeat, stalled_after = tq_settings.HEARTBEAT_SECONDS, tq_settings.STALLED_AFTER_SECONDS
+    """Every declared setting against its type and range, then the relations between them."""
+    messages: list[CheckMessage] = []
+    for setting in TasksQueueSettings.declared():
+        problem = setting.problem(getattr(settings, setting.name, setting.default))
+        if problem is not None:
+            check_id, wrong = problem
+            messages.append(
+                Error(
+                    f"{setting.name} {wrong}.",
+                    hint=f"It sets {setting.meaning}; the default is {setting.default!r}.",
+                    id=check_id,
+                )
+            )
+    if not messages:
+        messages += _heartbeat_problems() + _database_alias_problems()
+    return messages
+
+
+def _heartbeat_problems() -> list[CheckMessage]:
+    heartbeat = tq_settings.TASKSQUEUE_HEARTBEAT_SECONDS
+    stalled_after = tq_settings.TASKSQUEUE_STALLED_AFTER_SECONDS
     if heartbeat > 0 and heartbeat * 3 <= stalled_after:
         return []
     return [
@@ -68,5 +81,19 @@ def check_heartbeat(
             hint="Otherwise live workers look dead and their jobs are run twice; "
             "lower the heartbeat or raise the stalled timeout.",
             id="tasksqueue.E004",
+        )
+    ]
+
+
+def _database_alias_problems() -> list[CheckMessage]:
+    alias = tq_settings.PROCRASTINATE_DATABASE_ALIAS
+    if alias in settings.DATABASES:
+        return []
+    return [
+        Error(
+            f"PROCRASTINATE_DATABASE_ALIAS ({alias!r}) names no database of DATABASES "
+            f"({', '.join(map(repr, settings.DATABASES)) or 'none'}).",
+            hint="Set it to the alias of the database that holds the queue's tables.",
+            id="tasksqueue.E007",
         )
     ]

@@ -1,59 +1,129 @@
-"""Typed, lazy view of the tasks queue's Django settings.
+"""Every setting of the tasks queue, once: its name, default, type and meaning.
 
-Values are read from `django.conf.settings` on every access, never cached, so `override_settings`
-in tests takes effect at once. Defaults live here; `taiga/conf/tasksqueue.py` documents them.
+Readers use the setting's own name (`tq_settings.TASKSQUEUE_STALLED_AFTER_SECONDS`), so a search for
+the name finds every reader. Values are read from `django.conf.settings` on each access and never
+cached, so `override_settings` takes effect at once. The system checks (`checks.py`) validate every
+value against its declaration; a process that relies on a value checks it first.
 """
+
+from collections.abc import Callable, Iterator
+from typing import Any, overload
 
 from django.conf import settings
 
+# A bound a number must respect, and how to say so: (test, "at least 1").
+Bound = tuple[Callable[[Any], bool], str]
+
+AT_LEAST_ONE: Bound = (lambda value: value >= 1, "at least 1")
+NOT_NEGATIVE: Bound = (lambda value: value >= 0, "0 or more")
+POSITIVE: Bound = (lambda value: value > 0, "more than 0")
+
+
+class Setting[T]:
+    """One setting: read from Django's settings under the attribute's own name, or its default."""
+
+    def __init__(
+        self, default: T, kind: type | tuple[type, ...], meaning: str, bound: Bound | None = None
+    ) -> None:
+        self.default = default
+        self.kinds = kind if isinstance(kind, tuple) else (kind,)
+        self.meaning = meaning
+        self.bound = bound
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, instance: None, owner: type) -> "Setting[T]": ...
+
+    @overload
+    def __get__(self, instance: object, owner: type) -> T: ...
+
+    def __get__(self, instance: object | None, owner: type) -> "T | Setting[T]":
+        if instance is None:
+            return self
+        return getattr(settings, self.name, self.default)
+
+    def problem(self, value: Any) -> tuple[str, str] | None:
+        """(check id, what is wrong) when `value` does not fit this setting, else None."""
+        # bool is an int to Python, never to a reader of these settings.
+        if isinstance(value, bool) and bool not in self.kinds:
+            return "tasksqueue.E005", f"must be {self._kind_name()}, got {value!r}"
+        if not isinstance(value, self.kinds):
+            return "tasksqueue.E005", f"must be {self._kind_name()}, got {value!r}"
+        if self.bound is not None and not self.bound[0](value):
+            return "tasksqueue.E006", f"must be {self.bound[1]}, got {value!r}"
+        return None
+
+    def _kind_name(self) -> str:
+        names = {bool: "True or False", int: "a whole number", float: "a number", str: "a string"}
+        return " or ".join(dict.fromkeys(names.get(kind, kind.__name__) for kind in self.kinds))
+
+
+class ModulePaths(Setting[Any]):
+    """A collection of dotted module paths (a lone string is a slip: it is not a collection)."""
+
+    def problem(self, value: Any) -> tuple[str, str] | None:
+        if isinstance(value, set | frozenset | list | tuple) and all(
+            isinstance(path, str) for path in value
+        ):
+            return None
+        return "tasksqueue.E003", f"must be a set of dotted module paths, got {value!r}"
+
+
+# Number settings accept whole numbers too (60 as well as 60.0).
+NUMBER = (int, float)
+
 
 class TasksQueueSettings:
-    @property
-    def TASKS_MODULES_PATHS(self) -> tuple[str, ...]:
-        value = getattr(settings, "TASKS_MODULES_PATHS", ())
-        if isinstance(value, str | bytes):
-            return ()  # a misconfiguration that check tasksqueue.E003 reports
-        return tuple(sorted({path for path in value if isinstance(path, str)}))
+    # Modules that define tasks, imported by every process after the `tasks` module of each
+    # installed app (`discovery.py`). A set or list of dotted paths; check tasksqueue.E003.
+    TASKS_MODULES_PATHS: "ModulePaths" = ModulePaths(
+        frozenset(), (set, frozenset, list, tuple), "modules that define tasks, beyond apps' tasks"
+    )
+    # The Django database alias that holds the queue (Procrastinate's own setting).
+    PROCRASTINATE_DATABASE_ALIAS: Setting[str] = Setting(
+        "default", str, "the Django database alias of the queue's tables"
+    )
+    TASKSQUEUE_MAX_ARGS_BYTES: Setting[int] = Setting(
+        1024 * 1024, int, "largest JSON encoding of one job's arguments, in bytes", AT_LEAST_ONE
+    )
+    # Stalled-job rescue (a built-in job, every minute): a job left in "doing" by a worker whose
+    # heartbeat is older than the stalled timeout goes back to the queue, up to MAX_RESCUES times.
+    TASKSQUEUE_RESCUE_ENABLED: Setting[bool] = Setting(
+        True, bool, "whether the built-in rescue job puts stalled jobs back in the queue"
+    )
+    TASKSQUEUE_STALLED_AFTER_SECONDS: Setting[float] = Setting(
+        60.0, NUMBER, "age of a worker's heartbeat at which its jobs count as stalled", POSITIVE
+    )
+    TASKSQUEUE_MAX_RESCUES: Setting[int] = Setting(
+        3, int, "rescues of one job before it is marked failed instead", NOT_NEGATIVE
+    )
+    # At most a third of the stalled timeout (check tasksqueue.E004), or live workers look dead.
+    TASKSQUEUE_HEARTBEAT_SECONDS: Setting[float] = Setting(
+        10.0, NUMBER, "how often a worker records that it is alive"
+    )
+    # Retention (a built-in job, every hour): finished jobs and their events are deleted this many
+    # days after they finished, RETENTION_BATCH_SIZE rows per statement.
+    TASKSQUEUE_RETENTION_ENABLED: Setting[bool] = Setting(
+        True, bool, "whether the built-in retention job deletes old finished jobs"
+    )
+    TASKSQUEUE_RETENTION_SUCCEEDED_DAYS: Setting[float] = Setting(
+        7.0, NUMBER, "days a succeeded job is kept", NOT_NEGATIVE
+    )
+    TASKSQUEUE_RETENTION_FAILED_DAYS: Setting[float] = Setting(
+        30.0, NUMBER, "days a failed, cancelled or aborted job is kept", NOT_NEGATIVE
+    )
+    TASKSQUEUE_RETENTION_BATCH_SIZE: Setting[int] = Setting(
+        1000, int, "rows the retention job deletes per statement", AT_LEAST_ONE
+    )
 
-    @property
-    def MAX_ARGS_BYTES(self) -> int:
-        return int(getattr(settings, "TASKSQUEUE_MAX_ARGS_BYTES", 1024 * 1024))
-
-    @property
-    def DATABASE_ALIAS(self) -> str:
-        return str(getattr(settings, "PROCRASTINATE_DATABASE_ALIAS", "default"))
-
-    @property
-    def RESCUE_ENABLED(self) -> bool:
-        return bool(getattr(settings, "TASKSQUEUE_RESCUE_ENABLED", True))
-
-    @property
-    def STALLED_AFTER_SECONDS(self) -> float:
-        return float(getattr(settings, "TASKSQUEUE_STALLED_AFTER_SECONDS", 60.0))
-
-    @property
-    def HEARTBEAT_SECONDS(self) -> float:
-        return float(getattr(settings, "TASKSQUEUE_HEARTBEAT_SECONDS", 10.0))
-
-    @property
-    def MAX_RESCUES(self) -> int:
-        return int(getattr(settings, "TASKSQUEUE_MAX_RESCUES", 3))
-
-    @property
-    def RETENTION_ENABLED(self) -> bool:
-        return bool(getattr(settings, "TASKSQUEUE_RETENTION_ENABLED", True))
-
-    @property
-    def RETENTION_SUCCEEDED_DAYS(self) -> float:
-        return float(getattr(settings, "TASKSQUEUE_RETENTION_SUCCEEDED_DAYS", 7.0))
-
-    @property
-    def RETENTION_FAILED_DAYS(self) -> float:
-        return float(getattr(settings, "TASKSQUEUE_RETENTION_FAILED_DAYS", 30.0))
-
-    @property
-    def RETENTION_BATCH_SIZE(self) -> int:
-        return int(getattr(settings, "TASKSQUEUE_RETENTION_BATCH_SIZE", 1000))
+    @classmethod
+    def declared(cls) -> Iterator[Setting[Any]]:
+        for value in vars(cls).values():
+            if isinstance(value, Setting):
+                yield value
 
 
 tq_settings = TasksQueueSettings()

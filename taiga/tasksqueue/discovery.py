@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from django.apps import AppConfig
 from django.utils.module_loading import module_has_submodule
 
-SETTING = "TASKS_MODULES_PATHS"
+from taiga.tasksqueue.conf import TasksQueueSettings, tq_settings
 
 
 @dataclass(frozen=True)
@@ -29,24 +29,28 @@ class Discovery:
     failures: tuple[ImportFailure, ...]
 
 
-def _candidates(
-    app_configs: Iterable[AppConfig], modules_paths: Iterable[str]
-) -> list[tuple[str, str | None]]:
+def listed_modules() -> list[str]:
+    """TASKS_MODULES_PATHS sorted; none while it is not a collection of paths (E003 says so)."""
+    value = tq_settings.TASKS_MODULES_PATHS
+    if TasksQueueSettings.TASKS_MODULES_PATHS.problem(value) is not None:
+        return []
+    return sorted(set(value))
+
+
+def _candidates(app_configs: Iterable[AppConfig]) -> list[tuple[str, str | None]]:
     candidates: list[tuple[str, str | None]] = []
     for app_config in app_configs:
         if module_has_submodule(app_config.module, "tasks"):
             candidates.append((f"{app_config.name}.tasks", app_config.label))
     known = {module for module, _ in candidates}
-    candidates.extend((path, None) for path in sorted(set(modules_paths)) if path not in known)
+    candidates.extend((path, None) for path in listed_modules() if path not in known)
     return candidates
 
 
-def discover_task_modules(
-    app_configs: Iterable[AppConfig], modules_paths: Iterable[str]
-) -> Discovery:
+def discover_task_modules(app_configs: Iterable[AppConfig]) -> Discovery:
     modules: list[str] = []
     failures: list[ImportFailure] = []
-    for module, app_label in _candidates(app_configs, modules_paths):
+    for module, app_label in _candidates(app_configs):
         try:
             importlib.import_module(module)
         except Exception as exc:

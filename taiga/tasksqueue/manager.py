@@ -6,26 +6,23 @@ a defer inside `transaction.atomic()` commits or rolls back with the rest of the
 API is async first: `open()` is async and `open_sync()` is its sync twin.
 """
 
-from __future__ import annotations
-
 import contextlib
 from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import Any, Literal, Self, TypedDict, Unpack, overload
 
-import croniter
 from django.apps import apps
 from procrastinate import App, connector, utils
 from procrastinate import retry as retry_module
 from procrastinate.contrib.django import app as django_app
-from procrastinate.contrib.django.django_connector import DjangoConnector
 from procrastinate.manager import JobManager
 
-from taiga.tasksqueue.conf import tq_settings
+from taiga.tasksqueue.defer.arguments import TaskArguments
+from taiga.tasksqueue.defer.insert import JobInserter
+from taiga.tasksqueue.definition import check_periodic, task_signature
 from taiga.tasksqueue.discovery import Discovery, discover_task_modules
 from taiga.tasksqueue.exceptions import InvalidTaskDefinition
-from taiga.tasksqueue.retry import RetryInterruptedJobs
-from taiga.tasksqueue.task import Task, task_signature
+from taiga.tasksqueue.task import Task
 
 
 class TaskOptions(TypedDict, total=False):
@@ -54,7 +51,7 @@ class TasksQueueManager:
     def __init__(self) -> None:
         self.tasks: dict[str, Task[Any, Any]] = {}
         self.discovery = Discovery(modules=(), failures=())
-        self._connector_override: connector.BaseConnector | None = None
+        self.inserter = JobInserter()
 
     @property
     def app(self) -> App:
@@ -63,27 +60,18 @@ class TasksQueueManager:
 
     @property
     def job_manager(self) -> JobManager:
-        """Where defers go: the Django connection, unless a connector is swapped in."""
-        defer_connector = self._connector_override or DjangoConnector(
-            alias=tq_settings.DATABASE_ALIAS
-        )
-        return JobManager(connector=defer_connector)
+        """Procrastinate's job manager on the queue's database, through Django's connection."""
+        return self.inserter.job_manager
 
     @contextlib.contextmanager
     def use_connector(self, replacement: connector.BaseConnector) -> Iterator[Self]:
         """Send defers and the app's queries to `replacement` within the block (test toolkit)."""
-        previous = self._connector_override
-        self._connector_override = replacement
-        try:
-            with self.app.replace_connector(replacement):
-                yield self
-        finally:
-            self._connector_override = previous
+        with self.inserter.replaced_by(replacement), self.app.replace_connector(replacement):
+            yield self
 
     def discover(self) -> Discovery:
         """Import every task module (see `taiga.tasksqueue.discovery`); failures are recorded."""
-        paths = tq_settings.TASKS_MODULES_PATHS
-        self.discovery = discover_task_modules(apps.get_app_configs(), paths)
+        self.discovery = discover_task_modules(apps.get_app_configs())
         return self.discovery
 
     # Registering tasks ---------------------------------------------------------------------------
@@ -116,15 +104,11 @@ class TasksQueueManager:
 
         def register(function: Callable[..., Any]) -> Task[Any, Any]:
             name = options.get("name") or utils.get_full_path(function)
-            # Validate before Procrastinate registers anything, so a bad definition leaves no trace.
-            task_signature(name, function, pass_context)
+            # Checked before Procrastinate registers anything, so a bad definition leaves no trace.
+            arguments = TaskArguments(name, task_signature(name, function, pass_context))
             # Options are Procrastinate's own (TaskOptions), forwarded untouched.
             decorator: Any = self.app.task(pass_context=pass_context, **options)  # type: ignore[call-overload]
-            procrastinate_task = decorator(function)
-            procrastinate_task.retry_strategy = RetryInterruptedJobs(
-                procrastinate_task.retry_strategy
-            )
-            task: Task[Any, Any] = Task(self, procrastinate_task)
+            task: Task[Any, Any] = Task(decorator(function), arguments, self.inserter)
             self.tasks[task.name] = task
             return task
 
@@ -144,18 +128,7 @@ class TasksQueueManager:
                     f"@periodic(cron={cron!r}) must be stacked above @manager.task, "
                     f"not applied to {task!r}."
                 )
-            if not croniter.croniter.is_valid(cron):
-                raise InvalidTaskDefinition(
-                    f"Task {task.name!r}: invalid cron expression {cron!r} "
-                    "(5 fields, or 6 with seconds last, e.g. '0 * * * *')."
-                )
-            parameters = task.signature.parameters
-            takes_kwargs = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
-            if "timestamp" not in parameters and not takes_kwargs:
-                raise InvalidTaskDefinition(
-                    f"Task {task.name!r} is periodic, so it is called with a `timestamp` "
-                    "argument; add a `timestamp: int` parameter."
-                )
+            check_periodic(task.name, task.signature, cron)
             self.app.periodic(cron=cron, periodic_id=periodic_id, **options)(
                 task.procrastinate_task
             )

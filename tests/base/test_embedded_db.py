@@ -8,7 +8,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.tasksqueue import test_command_support as command_support
+from tests.utils import processes
 
 SHOW_SERVER = (
     "from django.db import connection\n"
@@ -26,7 +26,7 @@ def data_dir(tmp_path_factory):
 
 
 def manage(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return command_support.manage(
+    return processes.manage(
         *args, env={"EMBEDDED_DB_DIR": str(data_dir)}, without=("DATABASE_URL",)
     )
 

@@ -7,7 +7,7 @@ from django.test import override_settings
 
 from taiga.base.checks import check_production_settings
 from taiga.conf.settings import DEVELOPMENT_SECRET_KEY
-from tests.tasksqueue.test_command_support import manage, run_python
+from tests.utils.processes import manage, run_python
 
 
 @pytest.mark.parametrize("args", [("help", "embeddeddb"), ("check",), ("nosuchcommand",)])

@@ -9,22 +9,13 @@ the worker is in the middle of jobs when it strikes.
 import asyncio
 import os
 import signal
-import time
 from pathlib import Path
 
 from taiga.tasksqueue import JobContext
 from taiga.tasksqueue.manager import manager as tqmanager
-from tests.tasksqueue.test_command_support import TIMEOUT
+from tests.utils.waiting import wait_until, wait_until_async
 
 GATE_ENV = "TASKSQUEUE_TEST_GATE"
-
-
-def _wait_for_file(path: Path) -> None:
-    deadline = time.monotonic() + TIMEOUT
-    while not path.exists():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"the test never created {path}")
-        time.sleep(0.01)
 
 
 @tqmanager.task(pass_context=True)
@@ -33,11 +24,8 @@ def step(context: JobContext, n: int) -> int:
     gate = os.environ.get(GATE_ENV)
     if gate and Path(gate, "closed").exists():
         Path(gate, f"held-{context.job.id}").touch()
-        deadline = time.monotonic() + TIMEOUT
-        while Path(gate, "closed").exists():
-            if time.monotonic() > deadline:
-                raise TimeoutError("the test never opened the gate")
-            time.sleep(0.01)
+        closed = Path(gate, "closed")
+        wait_until(lambda: not closed.exists(), "the test to open the gate", interval=0.01)
     return n
 
 
@@ -45,18 +33,16 @@ def step(context: JobContext, n: int) -> int:
 def long_sync_job(folder: str) -> None:
     """Say it started (a file), then run until the test releases it (another file)."""
     Path(folder, "started").touch()
-    _wait_for_file(Path(folder, "release"))
+    release = Path(folder, "release")
+    wait_until(release.exists, f"the test to create {release}", interval=0.01)
 
 
 @tqmanager.task
 async def long_async_job(folder: str) -> None:
     """The async twin of `long_sync_job`: a stopping worker can cancel it."""
     await asyncio.to_thread(Path(folder, "started").touch)
-    deadline = time.monotonic() + TIMEOUT
-    while not await asyncio.to_thread(Path(folder, "release").exists):
-        if time.monotonic() > deadline:
-            raise TimeoutError("the test never released the job")
-        await asyncio.sleep(0.01)
+    release = Path(folder, "release")
+    await wait_until_async(release.exists, f"the test to create {release}", 0.01)
 
 
 @tqmanager.task

@@ -10,7 +10,7 @@ from procrastinate import exceptions
 from procrastinate.contrib.django.models import ProcrastinateEvent, ProcrastinateJob
 
 from taiga.tasksqueue import RetryStrategy, SyncDeferInAsyncContext
-from taiga.tasksqueue.retry import RetryInterruptedJobs
+from taiga.tasksqueue.manager import manager as tqmanager
 from tests.tasksqueue import sample_tasks
 from tests.tasksqueue.sample_tasks import add, configured, double, with_context, with_extra
 
@@ -75,10 +75,9 @@ def test_task_options_are_passed_through_to_procrastinate():
     assert (row.task_name, row.queue_name, row.priority) == ("tests.custom_name", "reports", 5)
     assert (row.lock, row.queueing_lock) == ("report-lock", "report-queueing-lock")
     procrastinate_task = configured.procrastinate_task
-    assert isinstance(procrastinate_task.retry_strategy, RetryInterruptedJobs)
-    assert isinstance(procrastinate_task.retry_strategy.inner, RetryStrategy)
-    assert procrastinate_task.retry_strategy.inner.max_attempts == 3
-    assert configured.manager.app.tasks["tests.old_name"] is procrastinate_task
+    assert isinstance(procrastinate_task.retry_strategy, RetryStrategy)
+    assert procrastinate_task.retry_strategy.max_attempts == 3
+    assert tqmanager.app.tasks["tests.old_name"] is procrastinate_task
     assert with_context.procrastinate_task.pass_context is True
 
 

@@ -2,6 +2,7 @@
 
 import pytest
 from django.apps import apps
+from django.test import override_settings
 from procrastinate.contrib.django.models import ProcrastinateJob
 
 from taiga.tasksqueue.discovery import discover_task_modules
@@ -19,15 +20,14 @@ def test_the_web_process_and_the_worker_import_the_same_modules_in_the_same_orde
 
 
 def test_app_tasks_modules_come_first_then_listed_modules_sorted():
-    discovery = discover_task_modules(
-        apps.get_app_configs(),
-        [
-            "tests.tasksqueue.sample_tasks",
-            "taiga.users.tasks",
-            "taiga.nosuch",
-            "taiga.emails.tasks",
-        ],
-    )
+    listed = [
+        "tests.tasksqueue.sample_tasks",
+        "taiga.users.tasks",
+        "taiga.nosuch",
+        "taiga.emails.tasks",
+    ]
+    with override_settings(TASKS_MODULES_PATHS=listed):
+        discovery = discover_task_modules(apps.get_app_configs())
 
     assert discovery.modules == (
         "taiga.tasksqueue.tasks",

@@ -16,7 +16,8 @@ from psycopg.rows import DictRow, dict_row
 
 from taiga.tasksqueue.conf import tq_settings
 from taiga.tasksqueue.testing.rows import JOB_COLUMNS, JobRow, to_job_row
-from taiga.tasksqueue.worker import WorkerOptions, run_worker
+from taiga.tasksqueue.worker.options import WorkerOptions
+from taiga.tasksqueue.worker.run import run_worker
 
 SELECT_JOBS = f"SELECT {', '.join(JOB_COLUMNS)} FROM procrastinate_jobs ORDER BY id"
 # RESTART IDENTITY: job ids start at 1 in every test, as in the in-memory mode. CASCADE: tables of
@@ -34,7 +35,7 @@ class NotTransactionalTest(RuntimeError):
 class DatabaseQueue:
     @contextlib.contextmanager
     def activate(self) -> Iterator[None]:
-        if connections[tq_settings.DATABASE_ALIAS].in_atomic_block:
+        if connections[tq_settings.PROCRASTINATE_DATABASE_ALIAS].in_atomic_block:
             raise NotTransactionalTest(
                 "A tasksqueue_db test needs django_db(transaction=True): the worker uses its own "
                 "connections, which cannot see rows of the test's transaction. Mark the test "
@@ -57,5 +58,7 @@ class DatabaseQueue:
     def _connect(self) -> psycopg.Connection[DictRow]:
         # Not Django's connection: its sync API refuses to run in an async test.
         return psycopg.connect(
-            **connector_params(tq_settings.DATABASE_ALIAS), autocommit=True, row_factory=dict_row
+            **connector_params(tq_settings.PROCRASTINATE_DATABASE_ALIAS),
+            autocommit=True,
+            row_factory=dict_row,
         )

@@ -1,7 +1,10 @@
 """The toolkit's default mode: jobs live in Procrastinate's InMemoryConnector, run by a worker.
 
-The worker is Procrastinate's own, so retries, failures, locks and priorities behave as in
-production; only the storage is swapped.
+The worker is the production one (`LeanWorker`), so what decides a job's outcome (retries,
+failures, aborts, unknown tasks) and the job log lines are the same code as in production. What
+differs is listed in docs/testing.md: the storage (Procrastinate's in-memory imitation of its SQL,
+one job fetched and finished at a time), one job at a time, no supervisor, pool or LISTEN, and
+sync tasks run in the test's thread.
 """
 
 import asyncio
@@ -18,6 +21,9 @@ from procrastinate.worker import Worker
 
 from taiga.tasksqueue.manager import manager
 from taiga.tasksqueue.testing.rows import JobRow, to_job_row
+from taiga.tasksqueue.worker.job_log import JobLog
+from taiga.tasksqueue.worker.lean_worker import LeanWorker
+from taiga.tasksqueue.worker.statements import BatchingJobManager
 
 
 def _in_test_thread(
@@ -51,7 +57,11 @@ class InMemoryQueue:
 
     async def run(self) -> None:
         in_test_thread = functools.partial(_in_test_thread, asyncio.get_running_loop())
-        await manager.app.run_worker_async(
+        app = manager.app
+        worker = LeanWorker(
+            app=app,
+            jobs=BatchingJobManager(self.connector),
+            job_log=JobLog(),
             wait=False,  # return as soon as no job is due
             concurrency=1,  # one job at a time: a job deferred by a job is run by the same pass
             listen_notify=False,  # nothing to wait for: the pass ends when no job is due
@@ -61,3 +71,4 @@ class InMemoryQueue:
             # test's own connection (and break its transaction) once tasks run in its thread.
             task_middleware=[in_test_thread],
         )
+        await worker.run()  # type: ignore[no-untyped-call]  # Procrastinate's, untyped

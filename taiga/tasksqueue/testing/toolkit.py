@@ -12,7 +12,7 @@ from taiga.tasksqueue.task import Task
 from taiga.tasksqueue.testing.database import DatabaseQueue
 from taiga.tasksqueue.testing.inmemory import InMemoryQueue
 from taiga.tasksqueue.testing.rows import JobRow
-from taiga.tasksqueue.worker import periodic_schedules_paused
+from taiga.tasksqueue.worker.run import periodic_schedules_paused
 
 
 class JobQueue(Protocol):

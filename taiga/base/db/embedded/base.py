@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.db import OperationalError
 from django.db.backends.postgresql import base
 
 from taiga.base.db import server
@@ -16,7 +17,13 @@ from taiga.base.db import server
 
 class DatabaseWrapper(base.DatabaseWrapper):
     def get_connection_params(self) -> dict[str, Any]:
-        address = server.ensure_running(Path(settings.EMBEDDED_DB_DIR), settings.EMBEDDED_DB_NAME)
+        try:
+            address = server.ensure_running(
+                Path(settings.EMBEDDED_DB_DIR), settings.EMBEDDED_DB_NAME
+            )
+        except server.EmbeddedServerError as exc:
+            # The error any PostgreSQL backend raises for a server it cannot reach.
+            raise OperationalError(str(exc)) from exc
         self.settings_dict["HOST"] = address.host
         self.settings_dict["PORT"] = str(address.port)
         return super().get_connection_params()

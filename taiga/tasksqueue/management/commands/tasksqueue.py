@@ -4,60 +4,27 @@ Every expected failure (database unreachable, schema not loaded, bad option) is 
 that names the cause and the fix, with a non-zero exit code.
 """
 
-import argparse
 import asyncio
 import contextlib
 import json
-import logging
 import shlex
 import sys
-from typing import Any, NoReturn
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import connections
 from procrastinate.exceptions import ConnectorException
 
-from taiga.tasksqueue.checks import check_heartbeat
-from taiga.tasksqueue.database import connect, first_line
-from taiga.tasksqueue.discovery import SETTING
 from taiga.tasksqueue.exceptions import TasksQueueError
+from taiga.tasksqueue.management.arguments import OneLineErrorParser, positive_int, seconds
 from taiga.tasksqueue.manager import manager
-from taiga.tasksqueue.schema import apply_schema, require_schema, schema_migrations
-from taiga.tasksqueue.shell import TasksQueueShell
-from taiga.tasksqueue.status import build_report, plural
-from taiga.tasksqueue.worker import DELETE_JOBS_CHOICES, WorkerOptions, run_worker
-
-LOG_LEVELS = ("debug", "info", "warning", "error")
-
-
-class OneLineErrorParser(CommandParser):
-    """argparse prints its whole usage block before a usage error; one line naming the problem
-    and pointing at --help is easier to read in a terminal or a container's log."""
-
-    def error(self, message: str) -> NoReturn:
-        if not self.called_from_command_line:
-            super().error(message)  # raises CommandError, as call_command expects
-        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
-
-
-def positive_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, got {value!r}")
-    return number
-
-
-def seconds(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        number = -1
-    if not number >= 0:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, 0 or more, got {value!r}")
-    return number
+from taiga.tasksqueue.ops.database import connect
+from taiga.tasksqueue.ops.schema import apply_schema, require_schema, schema_migrations
+from taiga.tasksqueue.ops.shell import TasksQueueShell
+from taiga.tasksqueue.ops.status import build_report
+from taiga.tasksqueue.text import first_line, plural
+from taiga.tasksqueue.worker.options import DELETE_JOBS_CHOICES, WorkerOptions
+from taiga.tasksqueue.worker.preflight import LOG_LEVELS, prepare_to_run
+from taiga.tasksqueue.worker.run import run_worker
 
 
 class Command(BaseCommand):
@@ -219,7 +186,7 @@ class Command(BaseCommand):
             )
 
     def handle_shell(self, *, shell_command: list[str], **options: Any) -> None:
-        _require_ready()
+        require_schema()
         interactive = not shell_command and sys.stdin.isatty()
         shell = TasksQueueShell(manager.job_manager, stdin=sys.stdin, interactive=interactive)
         if shell_command:
@@ -247,26 +214,7 @@ class Command(BaseCommand):
         log_level: str | None,
         **options: Any,
     ) -> None:
-        if log_level:
-            _set_log_level(log_level)
-        if log_level != "debug":
-            # psycopg's pool logs each dead connection it drops, next to the worker's own line
-            # about the lost connection; one line per failure is enough.
-            logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
-        if manager.discovery.failures:
-            # Its jobs would fail with "task not found" one by one; refuse to start instead.
-            failure = manager.discovery.failures[0]
-            raise CommandError(
-                f"Cannot import the task module {failure.module!r} ({failure.error}); fix it or "
-                f"remove it from {SETTING}",
-                returncode=1,
-            )
-        for error in check_heartbeat():
-            # A heartbeat slower than the stalled timeout would get this worker's jobs run twice.
-            raise CommandError(f"{error.msg} {error.hint}", returncode=1)
-        _require_ready()
-        # The worker has its own pool; Django's connection would sit idle for its whole life.
-        connections.close_all()
+        prepare_to_run(log_level)
         worker_options = WorkerOptions(
             concurrency=concurrency,
             queues=tuple(queues),
@@ -284,18 +232,3 @@ class Command(BaseCommand):
                 "restart the worker (jobs it was running show as stalled in `tasksqueue status`)",
                 returncode=1,
             ) from exc
-
-
-def _require_ready() -> None:
-    connect()
-    require_schema()
-
-
-def _set_log_level(name: str) -> None:
-    level = logging.getLevelNamesMapping()[name.upper()]
-    logging.getLogger("taiga.tasksqueue").setLevel(level)
-    # Procrastinate logs every job too, in its own words: below debug, the lines of
-    # taiga.tasksqueue.worker say the same once, and only its warnings and errors are kept.
-    logging.getLogger("procrastinate").setLevel(
-        level if level <= logging.DEBUG else max(level, logging.WARNING)
-    )

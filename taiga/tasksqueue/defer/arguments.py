@@ -1,0 +1,93 @@
+"""A task's calls as the JSON documents its jobs store.
+
+Positional and keyword arguments are bound to the function's signature, as a call would bind them,
+so a call that would fail in the worker fails where it is made, with the task's name in the error.
+Values are encoded as Django encodes JSON (datetime, date, time, timedelta, UUID, Decimal and lazy
+strings become strings, which the task receives back); anything else is refused with an error
+naming the task and the argument, so a job is never half-written or written with a lossy repr.
+"""
+
+import inspect
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+
+from taiga.tasksqueue.exceptions import ArgumentNotSerializable, ArgumentsTooLarge
+
+# One item of `defer_many`: a dict of keyword arguments, or a tuple of positional arguments.
+CallArguments = Mapping[str, Any] | tuple[Any, ...]
+
+
+class TaskArguments:
+    def __init__(self, task_name: str, signature: inspect.Signature) -> None:
+        self.task_name = task_name
+        self.signature = signature
+        self._var_keyword = next(
+            (p.name for p in signature.parameters.values() if p.kind is p.VAR_KEYWORD), None
+        )
+
+    def bind(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        """Map a call's arguments to parameter names, as the worker will pass them."""
+        try:
+            bound = self.signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise TypeError(
+                f"Task {self.task_name!r} cannot be deferred with these arguments: {exc} "
+                f"(its parameters are {self.signature})."
+            ) from None
+        arguments = dict(bound.arguments)
+        if self._var_keyword in arguments:
+            arguments.update(arguments.pop(self._var_keyword))
+        return arguments
+
+    def encode(self, args: tuple[Any, ...], kwargs: Mapping[str, Any], max_bytes: int) -> str:
+        return dump_arguments(self.task_name, self.bind(args, kwargs), max_bytes)
+
+    def encode_many(self, calls: Iterable[CallArguments], max_bytes: int) -> list[str]:
+        """Each call's document; every call is checked before any is kept."""
+        documents = []
+        for call in calls:
+            if isinstance(call, tuple):
+                arguments = self.bind(call, {})
+            elif isinstance(call, Mapping):
+                arguments = self.bind((), call)
+            else:
+                raise TypeError(
+                    f"Task {self.task_name!r}: defer_many() takes dicts of keyword arguments or "
+                    f"tuples of positional arguments, not {type(call).__name__}."
+                )
+            documents.append(dump_arguments(self.task_name, arguments, max_bytes))
+        return documents
+
+
+def _refusal(task_name: str, arguments: dict[str, Any]) -> ArgumentNotSerializable:
+    """The error naming the first argument that JSON cannot hold (looked for only on failure)."""
+    for name, value in arguments.items():
+        try:
+            json.dumps(value, cls=DjangoJSONEncoder, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            return ArgumentNotSerializable(
+                f"Task {task_name!r}: argument {name!r} ({type(value).__name__}) cannot be "
+                f"stored as JSON ({exc}). Pass plain values instead, e.g. an id rather than "
+                "an object."
+            )
+    return ArgumentNotSerializable(f"Task {task_name!r}: the arguments cannot be stored as JSON.")
+
+
+def dump_arguments(task_name: str, arguments: dict[str, Any], max_bytes: int) -> str:
+    """Return `arguments` as a JSON document, or raise naming the argument that does not fit."""
+    try:
+        document = json.dumps(
+            arguments, cls=DjangoJSONEncoder, allow_nan=False, separators=(",", ":")
+        )
+    except (TypeError, ValueError):
+        raise _refusal(task_name, arguments) from None
+    # ensure_ascii (json's default) makes the length in characters the length in bytes.
+    if len(document) > max_bytes:
+        raise ArgumentsTooLarge(
+            f"Task {task_name!r}: arguments are {len(document)} bytes of JSON, over the "
+            f"{max_bytes} byte limit (TASKSQUEUE_MAX_ARGS_BYTES). Store the data and pass its id."
+        )
+    return document

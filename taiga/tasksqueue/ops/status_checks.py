@@ -1,0 +1,240 @@
+"""The checks of the status report, one function each; `status.py` runs them in order."""
+
+import datetime
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import croniter
+from django.db.backends.utils import CursorWrapper
+
+from taiga.tasksqueue.conf import TasksQueueSettings
+from taiga.tasksqueue.manager import manager
+from taiga.tasksqueue.ops.database import DatabaseUnavailable, connect
+from taiga.tasksqueue.ops.schema import INIT_COMMAND, schema_migrations
+from taiga.tasksqueue.ops.stalled import STALLED_JOBS_IN_ORDER, heartbeat_cutoff
+from taiga.tasksqueue.text import format_duration, plural
+
+# Jobs that still need their task: waiting, running, or failed (perhaps because it was not found).
+ORPHAN_STATUSES = ("todo", "doing", "failed")
+STATUS_ORDER = ("todo", "doing", "succeeded", "failed", "cancelled", "aborting", "aborted")
+MODULES_SETTING = TasksQueueSettings.TASKS_MODULES_PATHS.name
+
+
+class State(StrEnum):
+    OK = "ok"
+    FAIL = "fail"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    state: State
+    summary: str
+    fix: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def skipped(name: str, needed: str) -> Check:
+    return Check(name, State.SKIPPED, f"needs the {needed}")
+
+
+def database() -> Check:
+    try:
+        server = connect()
+    except DatabaseUnavailable as exc:
+        return Check("database", State.FAIL, exc.cause, exc.fix)
+    return Check(
+        "database",
+        State.OK,
+        f"PostgreSQL {server.version}, database {server.database!r}",
+        data={"alias": server.alias, "database": server.database, "version": server.version},
+    )
+
+
+def schema() -> Check:
+    migrations = schema_migrations()
+    pending = [str(migration) for migration in migrations if not migration.applied]
+    data = {"pending": pending}
+    if pending:
+        shown = ", ".join(pending[:3]) + (
+            f" and {len(pending) - 3} more" if len(pending) > 3 else ""
+        )
+        return Check(
+            "schema",
+            State.FAIL,
+            f"{plural(len(pending), 'migration')} pending: {shown}",
+            f"run `{INIT_COMMAND}`",
+            data,
+        )
+    applied = plural(len(migrations), "migration")
+    return Check("schema", State.OK, f"all {applied} applied", data=data)
+
+
+def tasks() -> Check:
+    modules = Counter(task.func.__module__ for task in manager.tasks.values())
+    failures = manager.discovery.failures
+    data: dict[str, Any] = {
+        "registered": len(manager.tasks),
+        "modules": dict(sorted(modules.items())),
+        "import_failures": [{"module": f.module, "error": f.error} for f in failures],
+    }
+    summary = f"{len(manager.tasks)} registered"
+    if modules:
+        summary += " from " + ", ".join(
+            f"{module} ({count})" for module, count in sorted(modules.items())
+        )
+    if not failures:
+        return Check("tasks", State.OK, summary, data=data)
+    summary += "; cannot import " + ", ".join(f"{f.module!r} ({f.error})" for f in failures)
+    fix = f"fix the module or remove it from {MODULES_SETTING} (`manage.py check` says more)"
+    return Check("tasks", State.FAIL, summary, fix, data)
+
+
+def queues(cursor: CursorWrapper, now: datetime.datetime) -> Check:
+    cursor.execute(
+        "SELECT queue_name, status::text, count(*) FROM procrastinate_jobs GROUP BY 1, 2"
+    )
+    counts: dict[str, dict[str, int]] = {}
+    for queue, status, count in cursor.fetchall():
+        counts.setdefault(queue, {})[status] = count
+    # The oldest waiting job is the earliest of: the first unscheduled one (ids grow with time, so
+    # the smallest id, dated by its `deferred` event) and the earliest one scheduled by now.
+    cursor.execute(
+        """
+        WITH ready AS (
+            SELECT queue_name,
+                   count(*) AS jobs,
+                   min(id) FILTER (WHERE scheduled_at IS NULL) AS first_unscheduled,
+                   min(scheduled_at) AS first_scheduled_at
+              FROM procrastinate_jobs
+             WHERE status = 'todo' AND (scheduled_at IS NULL OR scheduled_at <= %(now)s)
+             GROUP BY queue_name
+        )
+        SELECT queue_name, jobs, LEAST(first_scheduled_at, (
+                   SELECT min(at) FROM procrastinate_events
+                    WHERE job_id = first_unscheduled AND type = 'deferred'))
+          FROM ready
+        """,
+        {"now": now},
+    )
+    ready = {queue: (jobs, since) for queue, jobs, since in cursor.fetchall()}
+    queues = []
+    for name in sorted(counts):
+        jobs, since = ready.get(name, (0, None))
+        queues.append(
+            {
+                "name": name,
+                "jobs": {status: counts[name][status] for status in _ordered(counts[name])},
+                "ready": jobs,
+                "oldest_waiting_since": since.isoformat() if since else None,
+                "oldest_waiting_seconds": (now - since).total_seconds() if since else None,
+            }
+        )
+    summary = "; ".join(_describe_queue(queue) for queue in queues) or "no jobs"
+    return Check("queues", State.OK, summary, data={"queues": queues})
+
+
+def _ordered(statuses: Iterable[str]) -> list[str]:
+    return sorted(
+        statuses, key=lambda s: STATUS_ORDER.index(s) if s in STATUS_ORDER else len(STATUS_ORDER)
+    )
+
+
+def _describe_queue(queue: dict[str, Any]) -> str:
+    text = f"{queue['name']}: " + ", ".join(
+        f"{count} {status}" for status, count in queue["jobs"].items()
+    )
+    if queue["oldest_waiting_seconds"] is not None:
+        text += f", oldest waiting {format_duration(queue['oldest_waiting_seconds'])}"
+    return text
+
+
+def ready_jobs(queues: Check) -> int:
+    return sum(queue["ready"] for queue in queues.data["queues"])
+
+
+def workers(
+    cursor: CursorWrapper, now: datetime.datetime, stalled_after: float, ready: int
+) -> Check:
+    since = heartbeat_cutoff(stalled_after, now)
+    cursor.execute(
+        "SELECT count(*) FROM procrastinate_workers WHERE last_heartbeat >= %(since)s",
+        {"since": since},
+    )
+    (alive,) = cursor.fetchone()
+    cursor.execute(STALLED_JOBS_IN_ORDER, {"since": since})
+    stalled = [job_id for job_id, _ in cursor.fetchall()]
+    data = {"alive": alive, "stalled_after_seconds": stalled_after, "stalled_jobs": stalled}
+    summary = f"{alive} alive by heartbeat"
+    if stalled:
+        ids = ", ".join(str(job_id) for job_id in stalled)
+        summary += (
+            f"; {plural(len(stalled), 'job')} stalled in doing (ids {ids}), "
+            "their worker stopped heartbeating"
+        )
+        fix = "once that worker is gone, retry them in `manage.py tasksqueue shell` (retry ID)"
+        return Check("workers", State.FAIL, summary, fix, data)
+    if alive == 0 and ready:
+        summary += f"; {plural(ready, 'job')} ready and no worker to run them"
+        return Check(
+            "workers", State.FAIL, summary, "start one: `manage.py tasksqueue worker`", data
+        )
+    return Check("workers", State.OK, summary + ", no stalled jobs", data=data)
+
+
+def periodic(now: datetime.datetime) -> Check:
+    schedules = []
+    registry = manager.app.periodic_registry.periodic_tasks
+    for (task_name, periodic_id), task in sorted(registry.items()):
+        next_run: datetime.datetime = croniter.croniter(task.cron, now).get_next(datetime.datetime)
+        schedules.append(
+            {
+                "task": task_name,
+                "periodic_id": periodic_id,
+                "cron": task.cron,
+                "next_run": next_run.isoformat(),
+            }
+        )
+    summary = "; ".join(
+        f"{entry['task']}{'[' + entry['periodic_id'] + ']' if entry['periodic_id'] else ''} "
+        f'"{entry["cron"]}" next {entry["next_run"]}'
+        for entry in schedules
+    )
+    return Check("periodic", State.OK, summary or "none", data={"periodic": schedules})
+
+
+def orphans(cursor: CursorWrapper) -> Check:
+    cursor.execute(
+        """
+        SELECT task_name, status::text, count(*) FROM procrastinate_jobs
+         WHERE status::text = ANY(%(statuses)s) AND NOT task_name = ANY(%(known)s)
+         GROUP BY 1, 2
+        """,
+        {"statuses": list(ORPHAN_STATUSES), "known": sorted(manager.app.tasks)},
+    )
+    orphans: dict[str, dict[str, int]] = {}
+    for task_name, status, count in cursor.fetchall():
+        orphans.setdefault(task_name, {})[status] = count
+    data = {
+        "tasks": {
+            name: {s: orphans[name][s] for s in _ordered(orphans[name])} for name in sorted(orphans)
+        }
+    }
+    if not orphans:
+        return Check("orphans", State.OK, "none", data=data)
+    total = sum(sum(statuses.values()) for statuses in orphans.values())
+    described = ", ".join(
+        f"{name} ({', '.join(f'{count} {status}' for status, count in statuses.items())})"
+        for name, statuses in data["tasks"].items()
+    )
+    return Check(
+        "orphans",
+        State.FAIL,
+        f"{plural(total, 'job')} of tasks that no loaded module defines: {described}",
+        f"add the module that defines each task to {MODULES_SETTING}, then restart the workers",
+        data,
+    )

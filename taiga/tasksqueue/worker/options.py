@@ -1,0 +1,48 @@
+"""A worker's options, and the keyword arguments of Procrastinate's worker that they make."""
+
+from dataclasses import dataclass
+
+from procrastinate.app import WorkerOptions as ProcrastinateWorkerOptions
+
+from taiga.tasksqueue.conf import tq_settings
+
+DELETE_JOBS_CHOICES = ("never", "successful", "always")
+DEFAULT_NAME = "worker"
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    concurrency: int = 1
+    queues: tuple[str, ...] = ()  # empty: every queue
+    name: str | None = None
+    one_shot: bool = False  # process the jobs that are ready now, then return
+    delete_jobs: str = "never"
+    shutdown_timeout: float | None = None  # None: let running jobs take as long as they need
+    install_signal_handlers: bool = True
+
+    @property
+    def worker_name(self) -> str:
+        return self.name or DEFAULT_NAME
+
+    def describe_queues(self) -> str:
+        return f"queues {', '.join(self.queues)}" if self.queues else "all queues"
+
+
+def worker_kwargs(options: WorkerOptions) -> ProcrastinateWorkerOptions:
+    kwargs: ProcrastinateWorkerOptions = {
+        "concurrency": options.concurrency,
+        "name": options.worker_name,
+        "wait": not options.one_shot,
+        "delete_jobs": options.delete_jobs,
+        # Signals are handled by the run (`shutdown.GracefulStop`): a second one stops at once.
+        "install_signal_handlers": False,
+        "update_heartbeat_interval": tq_settings.TASKSQUEUE_HEARTBEAT_SECONDS,
+        # A starting worker forgets the workers silent this long (their jobs are then rescued).
+        "stalled_worker_timeout": tq_settings.TASKSQUEUE_STALLED_AFTER_SECONDS,
+    }
+    # Procrastinate reads "no queues" and "no timeout" from absent keys.
+    if options.queues:
+        kwargs["queues"] = list(options.queues)  # psycopg sends a list as an array, a tuple not
+    if options.shutdown_timeout is not None:
+        kwargs["shutdown_graceful_timeout"] = options.shutdown_timeout
+    return kwargs

@@ -1,0 +1,66 @@
+"""Running a worker: its connector and pool, the supervisor, the signals, one line at start and
+stop. What each part does is in its own module (see `taiga/tasksqueue/worker/__init__.py`)."""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterator
+
+from procrastinate import App
+
+from taiga.tasksqueue.manager import manager
+from taiga.tasksqueue.worker.db_cleanup import AsyncTaskConnections
+from taiga.tasksqueue.worker.job_log import JobLog
+from taiga.tasksqueue.worker.options import WorkerOptions
+from taiga.tasksqueue.worker.pool import POOL_SIZE, worker_pool
+from taiga.tasksqueue.worker.reconnect import ReconnectingConnector
+from taiga.tasksqueue.worker.shutdown import GracefulStop
+from taiga.tasksqueue.worker.statements import BatchingJobManager
+from taiga.tasksqueue.worker.supervisor import Supervisor
+
+logger = logging.getLogger(__package__)
+
+
+@contextlib.contextmanager
+def periodic_schedules_paused(app: App) -> Iterator[None]:
+    """Empty the app's periodic registry for the block.
+
+    A starting worker defers every schedule that fell due in the last ten minutes; a one-shot run
+    (cron-style runs, tests) processes the jobs that exist and nothing else. The worker reads this
+    public registry when it starts.
+    """
+    registry = app.periodic_registry
+    schedules = registry.periodic_tasks
+    registry.periodic_tasks = {}
+    try:
+        yield
+    finally:
+        registry.periodic_tasks = schedules
+
+
+async def run_worker(options: WorkerOptions) -> None:
+    """Run a worker until it is stopped (or, with one_shot, until no job is ready)."""
+    job_log = JobLog()
+    app = manager.app
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(app.replace_connector(ReconnectingConnector()))
+        if options.one_shot:
+            stack.enter_context(periodic_schedules_paused(app))
+        jobs = BatchingJobManager(app.connector)
+        db_cleanup = AsyncTaskConnections()
+        stack.enter_context(db_cleanup.watching())
+        async with worker_pool(POOL_SIZE) as pool, app.open_async(pool):
+            logger.info(
+                "worker %r started on %s, concurrency %d, %d database connections",
+                options.worker_name,
+                options.describe_queues(),
+                options.concurrency,
+                POOL_SIZE,
+            )
+            supervisor = Supervisor(app, options, job_log, jobs, db_cleanup)
+            work = asyncio.create_task(supervisor.run())
+            if options.install_signal_handlers:
+                await GracefulStop(work, supervisor, options.shutdown_timeout, job_log).wait()
+            else:
+                await work
+            logger.info("worker %r stopped", options.worker_name)

@@ -1,0 +1,59 @@
+"""Running the project's commands in subprocesses, as a user would, for tests."""
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT = 30.0  # bounds every wait; no test asserts on how long something took
+
+
+def database_url(name: str | None = None) -> str:
+    """DATABASE_URL for a subprocess: the test database, or `name` on the same server."""
+    settings = connection.settings_dict
+    password = f":{settings['PASSWORD']}" if settings["PASSWORD"] else ""
+    host = settings["HOST"] or "127.0.0.1"
+    port = settings["PORT"] or 5432
+    return f"postgres://{settings['USER']}{password}@{host}:{port}/{name or settings['NAME']}"
+
+
+def run_python(
+    *args: str,
+    env: dict[str, str] | None = None,
+    stdin: str | None = None,
+    without: tuple[str, ...] = (),
+) -> subprocess.CompletedProcess[str]:
+    """Run `python ARGS` in the project, with `env` added to this environment and the variables
+    named in `without` taken out of it."""
+    environment = {k: v for k, v in os.environ.items() if k not in without}
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=ROOT,
+        env={**environment, **(env or {})},
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT * 2,
+        check=False,
+    )
+
+
+def manage(
+    *args: str,
+    env: dict[str, str] | None = None,
+    stdin: str | None = None,
+    without: tuple[str, ...] = (),
+) -> subprocess.CompletedProcess[str]:
+    """Run `python manage.py ARGS` in the project (see `run_python`)."""
+    return run_python("manage.py", *args, env=env, stdin=stdin, without=without)
+
+
+def closed_port() -> int:
+    """A local TCP port nothing listens on (it was free a moment ago)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
