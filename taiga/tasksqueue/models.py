@@ -1,3 +1,5 @@
+"""The app's own table: how often each job was rescued from a stalled worker."""
+
 from django.db import models
 from procrastinate.contrib.django.models import ProcrastinateJob
 
