@@ -1,8 +1,11 @@
 """The email flow end to end: view -> job row -> real worker -> Django's mail outbox."""
 
+import datetime
+
 import pytest
 from django.core import mail
 from django.test import override_settings
+from django.utils import timezone
 from procrastinate.contrib.django.models import ProcrastinateJob
 
 from taiga.emails.tasks import send_email
@@ -63,13 +66,15 @@ def test_bad_requests_are_refused_without_a_job(client, body, error):
 @override_settings(MAILERS=REFUSING_MAILER)
 def test_an_smtp_error_is_retried_later(run_worker_once):
     job_id = send_email.defer_sync("ann@example.com", "notice", {"subject": "s", "message": "m"})
+    before = timezone.now()
 
     run_worker_once()
 
     job = ProcrastinateJob.objects.get(id=job_id)
-    # Retried: back to todo, scheduled in the future by the exponential backoff.
+    # Retried: back to todo, scheduled after the failure by the exponential backoff (2 s first).
     assert (job.status, job.attempts) == ("todo", 1)
     assert job.scheduled_at is not None
+    assert job.scheduled_at - before >= datetime.timedelta(seconds=1)
 
 
 def test_an_error_that_retrying_cannot_fix_fails_the_job_at_once(run_worker_once):

@@ -52,7 +52,7 @@ def test_piped_commands_run_in_order_without_prompts(capsys, monkeypatch):
 
 
 @pytest.mark.django_db
-def test_one_command_given_as_arguments(capsys, monkeypatch):
+def test_one_command_given_as_arguments_prints_its_answer(capsys, monkeypatch):
     job_id = defer()
 
     out, err = shell(capsys, monkeypatch, "list_jobs", f"id={job_id}", "details")
@@ -79,7 +79,7 @@ def test_failed_commands_are_one_line_each_and_exit_1(capsys, monkeypatch):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_commands_piped_from_the_command_line():
+def test_commands_piped_on_stdin_print_their_answers_and_exit_0():
     defer()
 
     result = manage(

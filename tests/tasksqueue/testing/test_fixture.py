@@ -54,7 +54,7 @@ def test_activated_swaps_the_in_memory_queue_in_and_restores_the_real_one():
 
 
 # These two run in this order: the second sees what the first left behind, if anything.
-def test_a_test_that_leaves_jobs_behind(tqmanager):
+def test_a_test_that_leaves_jobs_behind_holds_them_until_it_ends(tqmanager):
     note.defer_sync("left behind")
     assert len(tqmanager.jobs) == 1
 
