@@ -81,7 +81,8 @@ class Command(BaseCommand):
             "shell",
             help="Run an administration shell on the tasks queue.",
             description="Procrastinate's administration shell (list_jobs, list_queues, list_tasks, "
-            "list_locks, cancel, retry) on the project's database. Type commands at the prompt, "
+            "list_locks, cancel, retry) on the project's database, with retry_jobs and "
+            "delete_jobs by status and task. Type commands at the prompt, "
             "pipe them on stdin (`echo list_queues | manage.py tasksqueue shell`), or give one as "
             "arguments. Exits 1 if a command failed.",
         )
