@@ -17,10 +17,13 @@ from taiga.tasksqueue.ops.schema import INIT_COMMAND, schema_migrations
 from taiga.tasksqueue.ops.stalled import STALLED_JOBS_IN_ORDER, heartbeat_cutoff
 from taiga.tasksqueue.text import format_duration, plural
 
-# Jobs that still need their task: waiting, running, or failed (perhaps because it was not found).
-ORPHAN_STATUSES = ("todo", "doing", "failed")
+# Jobs of unknown tasks that are reported: those still to run, which fail the report (no worker
+# that knows the task will end them), and failed ones (perhaps because the task was not found).
+UNRUNNABLE_STATUSES = ("todo", "doing")
+ORPHAN_STATUSES = (*UNRUNNABLE_STATUSES, "failed")
 STATUS_ORDER = ("todo", "doing", "succeeded", "failed", "cancelled", "aborting", "aborted")
 MODULES_SETTING = TasksQueueSettings.TASKS_MODULES_PATHS.name
+SHELL_COMMAND = "manage.py tasksqueue shell"
 
 
 class State(StrEnum):
@@ -219,22 +222,55 @@ def orphans(cursor: CursorWrapper) -> Check:
     orphans: dict[str, dict[str, int]] = {}
     for task_name, status, count in cursor.fetchall():
         orphans.setdefault(task_name, {})[status] = count
-    data = {
-        "tasks": {
-            name: {s: orphans[name][s] for s in _ordered(orphans[name])} for name in sorted(orphans)
-        }
+    tasks = {
+        name: {s: orphans[name][s] for s in _ordered(orphans[name])} for name in sorted(orphans)
     }
-    if not orphans:
+    to_run = _only(tasks, UNRUNNABLE_STATUSES)
+    failed = _only(tasks, ("failed",))
+    to_run_total, failed_total = _total(to_run), _total(failed)
+    data = {"tasks": tasks, "to_run": to_run_total, "failed": failed_total}
+    if not tasks:
         return Check("orphans", State.OK, "none", data=data)
-    total = sum(sum(statuses.values()) for statuses in orphans.values())
-    described = ", ".join(
-        f"{name} ({', '.join(f'{count} {status}' for status, count in statuses.items())})"
-        for name, statuses in data["tasks"].items()
+    unknown = "tasks that no loaded module defines"
+    if not to_run:
+        # Nothing waits on them: failing the report would keep a healthcheck unhealthy until
+        # retention deletes them, weeks later.
+        return Check(
+            "orphans",
+            State.OK,
+            f"{plural(failed_total, 'failed job')} of {unknown}: {_describe_tasks(failed)}; "
+            "they will not run again (retention deletes them; to clear or rerun them now: "
+            f"`{SHELL_COMMAND} delete_jobs|retry_jobs status=failed task=TASK`)",
+            data=data,
+        )
+    summary = f"{plural(to_run_total, 'job')} waiting or running for {unknown}: " + _describe_tasks(
+        to_run
     )
+    if failed:
+        summary += f"; also {plural(failed_total, 'failed job')}: {_describe_tasks(failed)}"
     return Check(
         "orphans",
         State.FAIL,
-        f"{plural(total, 'job')} of tasks that no loaded module defines: {described}",
-        f"add the module that defines each task to {MODULES_SETTING}, then restart the workers",
+        summary,
+        f"add the module that defines each task to {MODULES_SETTING}, then restart the workers; "
+        f"for a task gone for good, `{SHELL_COMMAND} delete_jobs status=todo task=TASK`",
         data,
+    )
+
+
+def _only(tasks: dict[str, dict[str, int]], statuses: tuple[str, ...]) -> dict[str, dict[str, int]]:
+    kept = {
+        name: {s: n for s, n in counts.items() if s in statuses} for name, counts in tasks.items()
+    }
+    return {name: counts for name, counts in kept.items() if counts}
+
+
+def _total(tasks: dict[str, dict[str, int]]) -> int:
+    return sum(sum(counts.values()) for counts in tasks.values())
+
+
+def _describe_tasks(tasks: dict[str, dict[str, int]]) -> str:
+    return ", ".join(
+        f"{name} ({', '.join(f'{count} {status}' for status, count in counts.items())})"
+        for name, counts in tasks.items()
     )

@@ -159,6 +159,12 @@ def test_jobs_ready_and_no_worker_alive_is_unhealthy():
     ]
 
 
+ORPHANS_FIX = (
+    "add the module that defines each task to TASKS_MODULES_PATHS, then restart the workers; for "
+    "a task gone for good, `manage.py tasksqueue shell delete_jobs status=todo task=TASK`"
+)
+
+
 @pytest.fixture
 def troubled_queue() -> dict[str, int]:
     """Jobs waiting, scheduled, stalled and orphaned, on three queues, with two workers."""
@@ -196,9 +202,9 @@ def test_stalled_jobs_and_orphans_are_reported_one_line_each_and_exit_1(troubled
         "worker stopped heartbeating; fix: once that worker is gone, retry them in "
         "`manage.py tasksqueue shell` (retry ID)\n"
         f"{PERIODIC_LINE}\n"
-        "orphans: FAIL - 2 jobs of tasks that no loaded module defines: gone.tasks.lost (1 todo), "
-        "gone.tasks.other (1 failed); fix: add the module that defines each task to "
-        "TASKS_MODULES_PATHS, then restart the workers\n"
+        "orphans: FAIL - 1 job waiting or running for tasks that no loaded module defines: "
+        "gone.tasks.lost (1 todo); also 1 failed job: gone.tasks.other (1 failed); "
+        f"fix: {ORPHANS_FIX}\n"
         "stderr: Unhealthy: workers: 1 alive by heartbeat; "
         f"2 jobs stalled in doing (ids {stalled}), their worker stopped heartbeating; "
         "fix: once that worker is gone, retry them in `manage.py tasksqueue shell` (retry ID) "
@@ -270,7 +276,9 @@ def test_json_is_the_same_report(troubled_queue):
         for name in ("clean_expired_tokens", "clean_unverified_users")
     ]
     assert checks["orphans"]["data"] == {
-        "tasks": {"gone.tasks.lost": {"todo": 1}, "gone.tasks.other": {"failed": 1}}
+        "tasks": {"gone.tasks.lost": {"todo": 1}, "gone.tasks.other": {"failed": 1}},
+        "to_run": 1,
+        "failed": 1,
     }
 
 
@@ -286,4 +294,52 @@ def test_a_task_module_that_cannot_be_imported_is_unhealthy(monkeypatch):
         "tasks: FAIL - 3 registered from taiga.emails.tasks (1), taiga.users.tasks (2); cannot "
         "import 'taiga.nosuchmodule' (ModuleNotFoundError: No module named 'taiga.nosuchmodule'); "
         "fix: fix the module or remove it from TASKS_MODULES_PATHS (`manage.py check` says more)"
+    )
+
+
+def test_failed_jobs_of_unknown_tasks_are_reported_without_failing():
+    job("gone.tasks.lost", "misc", status="failed")
+    job("gone.tasks.lost", "misc", status="failed")
+    job("gone.tasks.other", "misc", status="failed")
+    job("gone.tasks.other", "misc", status="succeeded")  # history, not reported
+
+    code, out = status()
+
+    assert code == 0
+    assert out.splitlines()[-1] == (
+        "orphans: OK - 3 failed jobs of tasks that no loaded module defines: gone.tasks.lost "
+        "(2 failed), gone.tasks.other (1 failed); they will not run again (retention deletes "
+        "them; to clear or rerun them now: `manage.py tasksqueue shell delete_jobs|retry_jobs "
+        "status=failed task=TASK`)"
+    )
+
+
+def test_jobs_of_unknown_tasks_still_to_run_fail_until_they_are_deleted():
+    job("gone.tasks.lost", "misc", status="doing", worker=worker(NOW))
+    job("gone.tasks.lost", "misc")
+    job("gone.tasks.other", "misc", scheduled_at=NOW + datetime.timedelta(days=1))
+    failing = (
+        "orphans: FAIL - 3 jobs waiting or running for tasks that no loaded module defines: "
+        f"gone.tasks.lost (1 todo, 1 doing), gone.tasks.other (1 todo); fix: {ORPHANS_FIX}"
+    )
+
+    code, out = status()
+
+    assert (code, out.splitlines()[-2:]) == (
+        1,
+        [failing, "stderr: Unhealthy: " + failing.replace(": FAIL - ", ": ", 1)],
+    )
+
+    call_command("tasksqueue", "shell", "delete_jobs", "status=todo", "task=gone.tasks.other")
+    call_command("tasksqueue", "shell", "delete_jobs", "status=todo", "task=gone.tasks.lost")
+    with connection.cursor() as cursor:  # the worker ends the job it was running
+        cursor.execute("UPDATE procrastinate_jobs SET status = 'failed' WHERE status = 'doing'")
+
+    code, out = status()
+
+    assert (code, out.splitlines()[-1]) == (
+        0,
+        "orphans: OK - 1 failed job of tasks that no loaded module defines: gone.tasks.lost "
+        "(1 failed); they will not run again (retention deletes them; to clear or rerun them "
+        "now: `manage.py tasksqueue shell delete_jobs|retry_jobs status=failed task=TASK`)",
     )
