@@ -14,6 +14,7 @@ from procrastinate import JobContext, RetryStrategy
 from taiga.tasksqueue.exceptions import (
     ArgumentNotSerializable,
     ArgumentsTooLarge,
+    InvalidJobOptions,
     InvalidTaskDefinition,
     SyncDeferInAsyncContext,
     TasksQueueError,
@@ -24,6 +25,7 @@ from taiga.tasksqueue.task import Task
 __all__ = [
     "ArgumentNotSerializable",
     "ArgumentsTooLarge",
+    "InvalidJobOptions",
     "InvalidTaskDefinition",
     "JobContext",
     "RetryStrategy",

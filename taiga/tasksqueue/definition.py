@@ -7,7 +7,10 @@ from typing import Any
 
 import croniter
 
+from taiga.tasksqueue.defer.options import JobOptions, storable_text
 from taiga.tasksqueue.exceptions import InvalidTaskDefinition
+
+MAX_TASK_NAME_CHARS = 128  # procrastinate_jobs.task_name is a varchar(128)
 
 
 def task_signature(name: str, func: Callable[..., Any], pass_context: bool) -> inspect.Signature:
@@ -48,3 +51,15 @@ def check_periodic(name: str, signature: inspect.Signature, cron: str) -> None:
             f"Task {name!r} is periodic, so it is called with a `timestamp` argument; add a "
             "`timestamp: int` parameter."
         )
+
+
+def check_job_options(name: str, options: JobOptions) -> None:
+    """The task's name and default job options, as PostgreSQL will store them."""
+    if not name or len(name) > MAX_TASK_NAME_CHARS or not storable_text(name):
+        raise InvalidTaskDefinition(
+            f"Task name {name!r} must be 1 to {MAX_TASK_NAME_CHARS} characters, without NUL "
+            "characters or lone surrogates; give the task a shorter `name=`."
+        )
+    problem = options.problem()
+    if problem is not None:
+        raise InvalidTaskDefinition(f"Task {name!r}: {problem}.")

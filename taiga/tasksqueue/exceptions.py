@@ -19,3 +19,7 @@ class InvalidTaskDefinition(TasksQueueError, TypeError):
 
 class SyncDeferInAsyncContext(TasksQueueError, RuntimeError):
     """`defer_sync()` was called from a running event loop."""
+
+
+class InvalidJobOptions(TasksQueueError, ValueError):
+    """A job option given to `configure()` cannot be stored or makes no sense."""

@@ -15,11 +15,13 @@ from django.apps import apps
 from procrastinate import App, connector, utils
 from procrastinate import retry as retry_module
 from procrastinate.contrib.django import app as django_app
+from procrastinate.jobs import DEFAULT_PRIORITY, DEFAULT_QUEUE
 from procrastinate.manager import JobManager
 
 from taiga.tasksqueue.defer.arguments import TaskArguments
 from taiga.tasksqueue.defer.insert import JobInserter
-from taiga.tasksqueue.definition import check_periodic, task_signature
+from taiga.tasksqueue.defer.options import JobOptions
+from taiga.tasksqueue.definition import check_job_options, check_periodic, task_signature
 from taiga.tasksqueue.discovery import Discovery, discover_task_modules
 from taiga.tasksqueue.exceptions import InvalidTaskDefinition
 from taiga.tasksqueue.task import Task
@@ -106,9 +108,16 @@ class TasksQueueManager:
             name = options.get("name") or utils.get_full_path(function)
             # Checked before Procrastinate registers anything, so a bad definition leaves no trace.
             arguments = TaskArguments(name, task_signature(name, function, pass_context))
+            job_options = JobOptions(
+                queue=options.get("queue", DEFAULT_QUEUE),
+                priority=options.get("priority", DEFAULT_PRIORITY),
+                lock=options.get("lock"),
+                queueing_lock=options.get("queueing_lock"),
+            )
+            check_job_options(name, job_options)
             # Options are Procrastinate's own (TaskOptions), forwarded untouched.
             decorator: Any = self.app.task(pass_context=pass_context, **options)  # type: ignore[call-overload]
-            task: Task[Any, Any] = Task(decorator(function), arguments, self.inserter)
+            task: Task[Any, Any] = Task(decorator(function), arguments, self.inserter, job_options)
             self.tasks[task.name] = task
             return task
 

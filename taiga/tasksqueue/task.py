@@ -10,7 +10,8 @@ import copy
 import datetime
 import functools
 import inspect
-from collections.abc import Callable, Iterable
+import logging
+from collections.abc import Callable, Coroutine, Generator, Iterable
 from typing import Any, Self
 
 from procrastinate import tasks as procrastinate_tasks
@@ -21,6 +22,8 @@ from taiga.tasksqueue.defer.insert import JobInserter
 from taiga.tasksqueue.defer.options import Delay, JobOptions
 from taiga.tasksqueue.exceptions import SyncDeferInAsyncContext
 
+logger = logging.getLogger(__name__)
+
 
 class Task[**P, R]:
     """A function registered as a task. Calling it runs the function inline."""
@@ -30,17 +33,13 @@ class Task[**P, R]:
         procrastinate_task: procrastinate_tasks.Task[Any, Any, Any],
         arguments: TaskArguments,
         inserter: JobInserter,
+        options: JobOptions,
     ) -> None:
         self.procrastinate_task = procrastinate_task
         self.arguments = arguments
         self.inserter = inserter
         self.func: Callable[..., R] = procrastinate_task.func
-        self.options = JobOptions(
-            queue=procrastinate_task.queue,
-            priority=procrastinate_task.priority,
-            lock=procrastinate_task.lock,
-            queueing_lock=procrastinate_task.queueing_lock,
-        )
+        self.options = options
         functools.update_wrapper(self, self.func)
 
     def __repr__(self) -> str:
@@ -92,8 +91,11 @@ class Task[**P, R]:
         )
         return configured
 
-    async def defer(self, *args: P.args, **kwargs: P.kwargs) -> int:
-        """Enqueue one job; returns its id."""
+    def defer(self, *args: P.args, **kwargs: P.kwargs) -> "Deferral[int]":
+        """Enqueue one job: `job_id = await task.defer(...)`."""
+        return Deferral(self._defer(args, kwargs), self, "defer")
+
+    async def _defer(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
         document = self.arguments.encode(args, kwargs, tq_settings.TASKSQUEUE_MAX_ARGS_BYTES)
         [job_id] = await self.inserter.insert_async(self.name, self.options, [document])
         return job_id
@@ -105,9 +107,12 @@ class Task[**P, R]:
         [job_id] = self.inserter.insert(self.name, self.options, [document])
         return job_id
 
-    async def defer_many(self, calls: Iterable[CallArguments]) -> list[int]:
+    def defer_many(self, calls: Iterable[CallArguments]) -> "Deferral[list[int]]":
         """Enqueue one job per item in one INSERT: each item a dict of keyword arguments or a
-        tuple of positional arguments. Returns their ids in order."""
+        tuple of positional arguments. `await` it for their ids, in order."""
+        return Deferral(self._defer_many(calls), self, "defer_many")
+
+    async def _defer_many(self, calls: Iterable[CallArguments]) -> list[int]:
         documents = self.arguments.encode_many(calls, tq_settings.TASKSQUEUE_MAX_ARGS_BYTES)
         if not documents:
             return []
@@ -131,4 +136,57 @@ class Task[**P, R]:
         raise SyncDeferInAsyncContext(
             f"Task {self.name!r}: defer_sync() was called from async code, where it would block "
             f"the event loop; use `await {self.func.__name__}.defer(...)` instead."
+        )
+
+
+class Deferral[T](Coroutine[Any, Any, T]):
+    """What `defer()` returns: a coroutine (await it, or hand it to `asyncio.create_task`) that
+    defers when it runs.
+
+    Called from sync code without `await` (the usual slip of anyone used to Procrastinate's or
+    Celery's sync `defer`), a coroutine would be dropped and the job silently never deferred;
+    Python's "never awaited" warning is easy to miss in production. Dropped unawaited, this logs an
+    error naming the task and the fix.
+    """
+
+    __slots__ = ("_awaited", "_coroutine", "_func_name", "_method", "_task_name")
+
+    def __init__(
+        self, coroutine: Coroutine[Any, Any, T], task: "Task[..., Any]", method: str
+    ) -> None:
+        self._coroutine = coroutine
+        self._task_name = task.name
+        self._func_name = task.func.__name__
+        self._method = method
+        self._awaited = False
+
+    def __await__(self) -> Generator[Any, None, T]:
+        self._awaited = True
+        return self._coroutine.__await__()
+
+    def send(self, value: Any) -> Any:
+        self._awaited = True
+        return self._coroutine.send(value)
+
+    def throw(self, *args: Any) -> Any:
+        self._awaited = True
+        return self._coroutine.throw(*args)
+
+    def close(self) -> None:
+        self._awaited = True  # closed on purpose
+        self._coroutine.close()
+
+    def __del__(self) -> None:
+        if self._awaited:
+            return
+        self._coroutine.close()  # nothing ran: no job, and no second warning from Python
+        logger.error(
+            "Task %r: %s() was called without `await`, so no job was deferred; write "
+            "`await %s.%s(...)` in async code, or `%s.%s_sync(...)` in sync code.",
+            self._task_name,
+            self._method,
+            self._func_name,
+            self._method,
+            self._func_name,
+            self._method,
         )

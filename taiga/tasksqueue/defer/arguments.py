@@ -14,6 +14,7 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 
+from taiga.tasksqueue.defer.options import storable_text
 from taiga.tasksqueue.exceptions import ArgumentNotSerializable, ArgumentsTooLarge
 
 # One item of `defer_many`: a dict of keyword arguments, or a tuple of positional arguments.
@@ -76,6 +77,27 @@ def _refusal(task_name: str, arguments: dict[str, Any]) -> ArgumentNotSerializab
     return ArgumentNotSerializable(f"Task {task_name!r}: the arguments cannot be stored as JSON.")
 
 
+def _unstorable(value: Any) -> bool:
+    """Whether PostgreSQL's jsonb would refuse text in `value` (a NUL, a lone surrogate)."""
+    if isinstance(value, str):
+        return not storable_text(value)
+    if isinstance(value, dict):
+        return any(_unstorable(key) or _unstorable(item) for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return any(_unstorable(item) for item in value)
+    return False
+
+
+def _refuse_unstorable_text(task_name: str, arguments: dict[str, Any]) -> None:
+    for name, value in arguments.items():
+        if _unstorable(value):
+            raise ArgumentNotSerializable(
+                f"Task {task_name!r}: argument {name!r} holds a NUL character or a lone "
+                "surrogate, which PostgreSQL cannot store. Remove it (or encode the data, e.g. "
+                "as base64) before deferring."
+            )
+
+
 def dump_arguments(task_name: str, arguments: dict[str, Any], max_bytes: int) -> str:
     """Return `arguments` as a JSON document, or raise naming the argument that does not fit."""
     try:
@@ -84,7 +106,11 @@ def dump_arguments(task_name: str, arguments: dict[str, Any], max_bytes: int) ->
         )
     except (TypeError, ValueError):
         raise _refusal(task_name, arguments) from None
-    # ensure_ascii (json's default) makes the length in characters the length in bytes.
+    # ensure_ascii (json's default) writes NUL as \u0000 and surrogates as \udXXX (characters
+    # beyond the BMP too, as pairs): only then is there anything to look for.
+    if "\\u0000" in document or "\\ud" in document:
+        _refuse_unstorable_text(task_name, arguments)
+    # ensure_ascii also makes the length in characters the length in bytes.
     if len(document) > max_bytes:
         raise ArgumentsTooLarge(
             f"Task {task_name!r}: arguments are {len(document)} bytes of JSON, over the "

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import attr
 from procrastinate import job_context, middleware, utils
 from procrastinate.jobs import DeleteJobCondition, Job, Status
 from procrastinate.retry import RetryDecision
@@ -31,7 +32,7 @@ from procrastinate.tasks import Task
 from procrastinate.worker import Worker
 
 from taiga.tasksqueue.worker.job_log import JobLog, describe_error
-from taiga.tasksqueue.worker.outcome import UNKNOWN_TASK, decide
+from taiga.tasksqueue.worker.outcome import UNKNOWN_TASK, decide, malformed_args
 from taiga.tasksqueue.worker.statements import BatchingJobManager
 
 # How a task is called: whether it is async, and the middleware around it, outermost first.
@@ -80,23 +81,28 @@ class LeanWorker(Worker):
                 return
 
     def _start(self, job: Job) -> None:
-        assert job.id is not None
+        job_id = job.id
+        assert job_id is not None
+        refusal = malformed_args(job.task_kwargs)
+        if refusal is not None:
+            # Procrastinate's own log lines (at shutdown, on aborts) read the args as a dict.
+            job = attr.evolve(job, task_kwargs={})
         context = job_context.JobContext(
             app=self.app,
             worker_name=self.worker_name,
             worker_queues=self.queues,
             additional_context=self.additional_context.copy() if self.additional_context else {},
             job=job,
-            abort_reason=functools.partial(self._job_ids_to_abort.get, job.id),
+            abort_reason=functools.partial(self._job_ids_to_abort.get, job_id),
             start_timestamp=time.time(),
         )
         running = asyncio.create_task(
-            self._process_job(context), name=f"process job {job.task_name}[{job.id}]"
+            self._process_job(context, refusal), name=f"process job {job.task_name}[{job_id}]"
         )
         self._running_jobs[running] = context
         self._holding.add(id(context))
         running.add_done_callback(self._job_done)
-        self.job_log.started(job, job.id)
+        self.job_log.started(job, job_id)
 
     def _job_done(self, running: asyncio.Task[Any]) -> None:
         context = self._running_jobs.pop(running)
@@ -112,22 +118,28 @@ class LeanWorker(Worker):
             self._holding.discard(id(context))
             self._slot_freed.set()
 
-    async def _process_job(self, context: job_context.JobContext) -> None:
+    async def _process_job(
+        self, context: job_context.JobContext, refusal: str | None = None
+    ) -> None:
+        """Run the job and record its outcome; `refusal` says why it cannot run at all."""
         job = context.job
         job_id = job.id
         assert job_id is not None
         task = self.app.tasks.get(job.task_name)
+        if task is None:
+            refusal = UNKNOWN_TASK
         started = context.start_timestamp
         status, retry_decision = Status.SUCCEEDED, None
         try:
-            if task is None:
+            if refusal is not None:
                 status = Status.FAILED
-                self.job_log.ended(job, job_id, started, "failed", UNKNOWN_TASK)
+                self.job_log.ended(job, job_id, started, "failed", refusal)
             else:
+                assert task is not None
                 await self._run(task, context)
                 self.job_log.ended(job, job_id, started, "succeeded")
         except BaseException as error:
-            assert task is not None  # an unknown task raises nothing
+            assert task is not None  # a job refused raises nothing
             status, retry_decision = decide(task, context, error)
             final = "retry" if retry_decision else status.value
             self.job_log.ended(

@@ -22,6 +22,22 @@ UNKNOWN_TASK = (
 )
 
 
+# A job's args as JSON names them, for a row whose args are not an object (written by SQL, by
+# another client, or by an older version).
+_JSON_KINDS = {type(None): "null", list: "an array", str: "a string", bool: "a boolean"}
+
+
+def malformed_args(args: object) -> str | None:
+    """Why a job with these stored args cannot be run (it then fails at once), or None."""
+    if isinstance(args, dict):
+        return None
+    kind = _JSON_KINDS.get(type(args), "a number")
+    return (
+        f"MalformedJob: its args are {kind}, not an object of named arguments; the job cannot "
+        "be run (defer it again with the task's arguments)"
+    )
+
+
 def decide(
     task: Task[..., object, ...], context: job_context.JobContext, error: BaseException
 ) -> tuple[Status, RetryDecision | None]:

@@ -3,6 +3,7 @@
 import logging
 
 import pytest
+from django.db import connection
 from procrastinate import exceptions
 from procrastinate.contrib.django.models import ProcrastinateJob
 
@@ -14,6 +15,7 @@ from tests.tasksqueue.bad_input_tasks import (
     raise_unpicklable,
     weird,
 )
+from tests.utils.processes import database_url, manage
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -70,3 +72,43 @@ def test_a_huge_exception_message_fails_the_job_with_a_bounded_log_line(run_work
     assert ProcrastinateJob.objects.get(id=job_id).status == "failed"
     [ended] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("job ended")]
     assert ended.endswith("outcome=failed error=ValueError: " + "x" * 500 + "… (4999500 more)")
+
+
+MALFORMED = {
+    "null": "null",
+    "[1, 2]": "an array",
+    '"text"': "a string",
+    "3": "a number",
+    "true": "a boolean",
+}
+
+
+def test_rows_whose_args_are_not_an_object_fail_with_one_line_and_the_worker_goes_on():
+    ids = []
+    for stored in MALFORMED:
+        job_id = noted.defer_sync("replaced below")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE procrastinate_jobs SET args = %s::jsonb WHERE id = %s", [stored, job_id]
+            )
+        ids.append(job_id)
+    after = noted.defer_sync("after")
+
+    env = {
+        "DATABASE_URL": database_url(),
+        "TASKS_MODULES_PATHS": "tests.tasksqueue.bad_input_tasks",
+    }
+    result = manage("tasksqueue", "worker", "--one-shot", env=env)
+
+    assert result.returncode == 0, result.stderr
+    statuses = dict(ProcrastinateJob.objects.values_list("id", "status"))
+    assert [statuses[job_id] for job_id in ids] == ["failed"] * len(ids)
+    assert statuses[after] == "succeeded"
+    ended = [line for line in result.stderr.splitlines() if " job ended " in line]
+    for job_id, kind in zip(ids, MALFORMED.values(), strict=True):
+        [line] = [line for line in ended if f" id={job_id} " in line]
+        assert line.endswith(
+            f"outcome=failed error=MalformedJob: its args are {kind}, not an object of named "
+            "arguments; the job cannot be run (defer it again with the task's arguments)"
+        )
+    assert "Traceback" not in result.stderr
