@@ -8,18 +8,22 @@ STAMP := $(VENV)/.installed-dev
 $(STAMP): requirements/dev.txt
 	@if [ ! -x $(PY) ]; then \
 		python_bin=$$(scripts/find-python) || exit 1; \
-		echo "Creating $(VENV) with $$python_bin"; \
+		echo "setup: creating $(VENV) with $$python_bin"; \
 		$$python_bin -m venv $(VENV) || exit 1; \
 	fi
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements/dev.txt
+	@echo "setup: upgrading pip in $(VENV)"
+	@$(PY) -m pip install --quiet --upgrade pip
+	@echo "setup: installing the pinned requirements (requirements/dev.txt; about 30 s the first time)"
+	@$(PY) -m pip install --quiet -r requirements/dev.txt
 	@touch $(STAMP)
+	@echo "setup: done"
 
 setup: $(STAMP)
 
 run: setup
-	$(PY) manage.py migrate --noinput
-	scripts/run-dev
+	@echo "run: applying migrations (the first run also starts the embedded PostgreSQL)"
+	@$(PY) manage.py migrate --noinput
+	@scripts/run-dev
 
 lint: setup
 	$(VENV)/bin/ruff check .
@@ -45,8 +49,9 @@ requirements: setup
 	$(VENV)/bin/pip-compile --quiet --strip-extras --allow-unsafe --no-emit-index-url \
 		--no-emit-find-links --extra dev pyproject.toml -o requirements/dev.txt
 
+# Exits 3 when the server does not run; the line says so either way.
 db-status: setup
-	$(PY) manage.py embeddeddb status
+	-@$(PY) manage.py embeddeddb status
 
 db-stop: setup
 	$(PY) manage.py embeddeddb stop

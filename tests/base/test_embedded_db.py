@@ -1,14 +1,11 @@
 """The embedded PostgreSQL used when DATABASE_URL is unset, driven as a user would: manage.py."""
 
 import os
-import subprocess
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import psutil
-import pytest
 
-from tests.utils import processes
+from tests.base.conftest import manage
 
 SHOW_SERVER = (
     "from django.db import connection\n"
@@ -16,19 +13,6 @@ SHOW_SERVER = (
     "    c.execute('SELECT pg_postmaster_start_time(), current_database()')\n"
     "    print(*c.fetchone(), sep='|')\n"
 )
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    path = tmp_path_factory.mktemp("embedded") / "pg"
-    yield path
-    manage(path, "embeddeddb", "stop")
-
-
-def manage(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return processes.manage(
-        *args, env={"EMBEDDED_DB_DIR": str(data_dir)}, without=("DATABASE_URL",)
-    )
 
 
 def test_check_does_not_start_the_server(data_dir):

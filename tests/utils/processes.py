@@ -5,6 +5,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import quote
 
 from django.db import connection
 
@@ -13,12 +14,17 @@ TIMEOUT = 30.0  # bounds every wait; no test asserts on how long something took
 
 
 def database_url(name: str | None = None) -> str:
-    """DATABASE_URL for a subprocess: the test database, or `name` on the same server."""
+    """DATABASE_URL for a subprocess: the test database, or `name` on the same server (the
+    embedded one too: its unix socket goes in the query string)."""
     settings = connection.settings_dict
-    password = f":{settings['PASSWORD']}" if settings["PASSWORD"] else ""
-    host = settings["HOST"] or "127.0.0.1"
-    port = settings["PORT"] or 5432
-    return f"postgres://{settings['USER']}{password}@{host}:{port}/{name or settings['NAME']}"
+    auth = quote(settings["USER"], safe="")
+    if settings["PASSWORD"]:
+        auth += ":" + quote(settings["PASSWORD"], safe="")
+    database = quote(name or settings["NAME"], safe="")
+    host, port = settings["HOST"] or "127.0.0.1", settings["PORT"] or 5432
+    if host.startswith("/"):
+        return f"postgres://{auth}@/{database}?host={quote(host)}&port={port}"
+    return f"postgres://{auth}@{host}:{port}/{database}"
 
 
 def run_python(

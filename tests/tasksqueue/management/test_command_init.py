@@ -46,7 +46,7 @@ def test_init_info_lists_every_migration_of_the_schema_as_applied():
 
 @pytest.fixture
 def empty_database(django_db_setup, django_db_blocker) -> Iterator[str]:
-    """DATABASE_URL of a new, empty database on the test server; dropped afterwards."""
+    """The name of a new, empty database on the test server; dropped afterwards."""
     settings = connection.settings_dict
     name = f"{settings['NAME']}_empty"
     server = psycopg.connect(
@@ -62,14 +62,14 @@ def empty_database(django_db_setup, django_db_blocker) -> Iterator[str]:
         server.execute(drop)
         server.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         try:
-            yield database_url(name)
+            yield name
         finally:
             server.execute(drop)
 
 
 @pytest.mark.django_db
 def test_a_database_without_the_schema_until_init_loads_it(empty_database):
-    env = {"DATABASE_URL": empty_database}
+    env = {"DATABASE_URL": database_url(empty_database)}
     schema = schema_migrations_in_test_database()
     count = len(schema)
     not_loaded = (
@@ -87,7 +87,7 @@ def test_a_database_without_the_schema_until_init_loads_it(empty_database):
     assert status.returncode == 1
     assert status.stderr == f"CommandError: Unhealthy: schema: {pending}\n"
     assert lines[0].startswith("database: OK - PostgreSQL ")
-    assert lines[0].endswith(f", database {empty_database.rsplit('/', 1)[1]!r}")
+    assert lines[0].endswith(f", database {empty_database!r}")
     assert [lines[1], *lines[3:5], lines[6]] == [
         f"schema: FAIL - {pending}",
         "queues: SKIPPED - needs the schema",

@@ -5,17 +5,27 @@ server is started only when a connection is actually opened, by Django or by the
 its connection parameters from this same wrapper.
 """
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.db import OperationalError
-from django.db.backends.postgresql import base
+from django.db.backends.postgresql import base, client
 
 from taiga.base.db import server
 
 
+class DatabaseClient(client.DatabaseClient):
+    def runshell(self, parameters: Iterable[str]) -> None:
+        # psql needs the socket and port, which the settings hold once the server runs.
+        self.connection.get_connection_params()
+        super().runshell(parameters)
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
+    client_class = DatabaseClient
+
     def get_connection_params(self) -> dict[str, Any]:
         try:
             address = server.ensure_running(

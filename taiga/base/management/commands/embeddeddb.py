@@ -9,6 +9,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from taiga.base.db import server
 
+NOT_RUNNING = 3
+
 
 class Command(BaseCommand):
     help = (
@@ -21,7 +23,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "action",
             choices=["status", "stop"],
-            help="status: say whether it runs and where its data lives; stop: stop it.",
+            help="status: say whether it runs and where its data lives (exit 3 when it does not "
+            "run); stop: stop it.",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -30,6 +33,9 @@ class Command(BaseCommand):
             pid = server.running_pid(data_dir)
             state = f"running (pid {pid})" if pid else "stopped"
             self.stdout.write(f"embedded PostgreSQL: {state}; data in {data_dir}")
+            if pid is None:
+                # pg_ctl's status code for a server that is not running, for scripts to test.
+                raise SystemExit(NOT_RUNNING)
             return
         try:
             stopped = server.stop(data_dir)
