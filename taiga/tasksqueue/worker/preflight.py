@@ -10,6 +10,7 @@ from taiga.tasksqueue.conf import TasksQueueSettings
 from taiga.tasksqueue.exceptions import TasksQueueError
 from taiga.tasksqueue.manager import manager
 from taiga.tasksqueue.ops.schema import require_schema
+from taiga.tasksqueue.text import first_line
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -25,6 +26,7 @@ def prepare_to_run(log_level: str | None) -> None:
         # psycopg's pool logs each dead connection it drops, next to the worker's own line about
         # the lost connection; one line per failure is enough.
         logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
+        _one_line_per_procrastinate_record()
     if manager.discovery.failures:
         # Its jobs would fail with "task not found" one by one; refuse to start instead.
         failure = manager.discovery.failures[0]
@@ -39,6 +41,32 @@ def prepare_to_run(log_level: str | None) -> None:
     require_schema()
     # The worker has its own pool; Django's connection would sit idle for its whole life.
     connections.close_all()
+
+
+class OneLine(logging.Filter):
+    """Procrastinate's records as one line each, the innermost cause at the end; the traceback is
+    for debug level. A database outage otherwise prints a traceback per side task and retry."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith("procrastinate"):
+            return True
+        text = " ".join(line.strip() for line in record.getMessage().splitlines() if line.strip())
+        if record.exc_info and record.exc_info[1] is not None:
+            cause = record.exc_info[1]
+            while cause.__cause__ is not None:
+                cause = cause.__cause__
+            text += f" ({type(cause).__name__}: {first_line(cause)})"
+        record.msg, record.args = text, ()
+        record.exc_info = record.exc_text = None
+        return True
+
+
+def _one_line_per_procrastinate_record() -> None:
+    # A filter on a logger does not reach its children's records; one on the handlers does.
+    handlers = logging.getLogger().handlers + logging.getLogger("procrastinate").handlers
+    for handler in handlers:
+        if not any(isinstance(f, OneLine) for f in handler.filters):
+            handler.addFilter(OneLine())
 
 
 def _set_log_level(name: str) -> None:
