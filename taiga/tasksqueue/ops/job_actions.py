@@ -8,7 +8,7 @@ from procrastinate import jobs, sql
 
 from taiga.tasksqueue.conf import TasksQueueSettings, tq_settings
 from taiga.tasksqueue.exceptions import TasksQueueError
-from taiga.tasksqueue.ops.stalled import LOCK_IF_STILL_STALLED, heartbeat_cutoff
+from taiga.tasksqueue.ops.stalled import LOCK_IF_STILL_STALLED, heartbeat_cutoff, retry_at_once
 
 STATUSES = tuple(status.value for status in jobs.Status)
 # Statuses in which a worker may hold the job: deleting one would lose its end.
@@ -87,16 +87,7 @@ def retry_job(job_id: int) -> None:
                 f"job {job_id} is doing on a live worker; it can be retried once that worker has "
                 f"been silent for {STALLED_AFTER_SETTING} ({_stalled_after():g}s)"
             )
-        cursor.execute(
-            sql.queries["retry_job"],
-            {
-                "job_id": job_id,
-                "retry_at": timezone.now(),
-                "new_priority": None,
-                "new_queue_name": None,
-                "new_lock": None,
-            },
-        )
+        retry_at_once(cursor, job_id)
 
 
 def cancel_job(job_id: int) -> None:

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 
 from asgiref.sync import sync_to_async
 from django.db import connections, transaction
-from django.utils import timezone
 from procrastinate import sql
 
 from taiga.tasksqueue.conf import tq_settings
@@ -17,6 +16,7 @@ from taiga.tasksqueue.ops.stalled import (
     LOCK_IF_STILL_STALLED,
     heartbeat_cutoff,
     list_stalled_jobs,
+    retry_at_once,
 )
 
 logger = logging.getLogger(__name__)
@@ -73,16 +73,7 @@ def _rescue(job_id: int, *, stalled_after: float, max_rescues: int) -> int | Non
                 _RECORD_FAILURE, {"job_id": job_id, "reason": _give_up_reason(max_rescues)}
             )
         else:
-            cursor.execute(
-                sql.queries["retry_job"],
-                {
-                    "job_id": job_id,
-                    "retry_at": timezone.now(),
-                    "new_priority": None,
-                    "new_queue_name": None,
-                    "new_lock": None,
-                },
-            )
+            retry_at_once(cursor, job_id)
     return rescues
 
 

@@ -1,10 +1,13 @@
 """Which jobs are stalled: in "doing" for a worker that is gone or whose heartbeat is older than a
-moment. Written once, for the status report and the rescue job."""
+moment. Written once, for the status report, the rescue job and the shell's retry; and the retry
+that puts such a job back in the queue."""
 
 import datetime
 
 from django.db import connections
+from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
+from procrastinate import sql
 
 from taiga.tasksqueue.conf import tq_settings
 
@@ -36,3 +39,17 @@ def list_stalled_jobs(stalled_after: float) -> list[tuple[int, str]]:
     with connections[tq_settings.PROCRASTINATE_DATABASE_ALIAS].cursor() as cursor:
         cursor.execute(STALLED_JOBS_IN_ORDER, {"since": heartbeat_cutoff(stalled_after)})
         return [(job_id, task_name) for job_id, task_name in cursor.fetchall()]
+
+
+def retry_at_once(cursor: CursorWrapper, job_id: int) -> None:
+    """Procrastinate's retry of one failed or doing job, due now, in the cursor's transaction."""
+    cursor.execute(
+        sql.queries["retry_job"],
+        {
+            "job_id": job_id,
+            "retry_at": timezone.now(),
+            "new_priority": None,
+            "new_queue_name": None,
+            "new_lock": None,
+        },
+    )
