@@ -31,8 +31,8 @@ def job_row(job_id, status="todo", attempts=0, template="notice", context=CONTEX
     }
 
 
-def post_email(client):
-    return client.post(
+def post_email(staff_client):
+    return staff_client.post(
         "/emails/send/",
         {"email": "ann@example.com", "context": CONTEXT},
         content_type="application/json",
@@ -40,8 +40,8 @@ def post_email(client):
 
 
 @pytest.mark.django_db
-def test_the_view_defers_an_email_that_the_toolkit_sends(client, tqmanager):
-    response = post_email(client)
+def test_the_view_defers_an_email_that_the_toolkit_sends(staff_client, tqmanager):
+    response = post_email(staff_client)
 
     assert response.status_code == 202
     job_id = response.json()["job_id"]
@@ -61,8 +61,8 @@ def test_the_view_defers_an_email_that_the_toolkit_sends(client, tqmanager):
 
 @pytest.mark.django_db
 @override_settings(MAILERS=REFUSING_MAILER)
-def test_an_smtp_error_leaves_the_job_scheduled_for_a_retry(client, tqmanager):
-    job_id = post_email(client).json()["job_id"]
+def test_an_smtp_error_leaves_the_job_scheduled_for_a_retry(staff_client, tqmanager):
+    job_id = post_email(staff_client).json()["job_id"]
 
     tqmanager.run_pending_jobs_sync()
 
@@ -81,13 +81,13 @@ def test_a_missing_template_fails_the_job_at_once(tqmanager):
 
 
 @pytest.mark.tasksqueue_db
-def test_with_the_real_database_a_rolled_back_request_leaves_no_email(client, tqmanager):
+def test_with_the_real_database_a_rolled_back_request_leaves_no_email(staff_client, tqmanager):
     with transaction.atomic():
-        post_email(client)
+        post_email(staff_client)
         transaction.set_rollback(True)  # the rest of the request failed
     assert tqmanager.jobs == {}
 
-    job_id = post_email(client).json()["job_id"]
+    job_id = post_email(staff_client).json()["job_id"]
     tqmanager.run_pending_jobs_sync()
 
     assert tqmanager.jobs == {job_id: job_row(job_id, "succeeded", 1)}
