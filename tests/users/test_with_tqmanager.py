@@ -5,9 +5,8 @@ import pytest
 from django.contrib.auth.models import User
 from django.core import mail
 
-from taiga.emails.tasks import send_email
 from taiga.users.models import VerificationToken
-from taiga.users.tasks import clean_expired_tokens, clean_unverified_users
+from taiga.users.tasks import clean_expired_tokens, clean_unverified_users, send_welcome_email
 from tests.users.conftest import SURVIVORS
 
 
@@ -20,15 +19,11 @@ async def test_signup_defers_a_welcome_email_that_the_toolkit_sends(async_client
     )
 
     assert response.status_code == 201
-    key = (await VerificationToken.objects.aget()).key
+    key, user_id = await VerificationToken.objects.values_list("key", "user_id").aget()
     [job] = tqmanager.pending_jobs
     assert job["id"] == response.json()["job_id"]
-    assert tqmanager.jobs_for(send_email) == [job]
-    assert job["args"] == {
-        "email": "ann@example.com",
-        "template": "welcome",
-        "context": {"username": "ann", "token": key},
-    }
+    assert tqmanager.jobs_for(send_welcome_email) == [job]
+    assert job["args"] == {"user_id": user_id}
 
     await tqmanager.run_pending_jobs()
 
