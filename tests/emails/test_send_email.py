@@ -9,6 +9,7 @@ from django.utils import timezone
 from procrastinate.contrib.django.models import ProcrastinateJob
 
 from taiga.emails.tasks import send_email
+from tests.utils.processes import closed_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -59,6 +60,20 @@ def test_an_smtp_error_is_retried_later(run_worker_once):
     assert (job.status, job.attempts) == ("todo", 1)
     assert job.scheduled_at is not None
     assert job.scheduled_at - before >= datetime.timedelta(seconds=1)
+
+
+def test_an_smtp_server_that_is_down_is_retried_later(run_worker_once):
+    down = {
+        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "OPTIONS": {"host": "127.0.0.1", "port": closed_port()},
+    }
+    job_id = send_email.defer_sync("ann@example.com", "notice", {"subject": "s", "message": "m"})
+
+    with override_settings(MAILERS={"default": down}):
+        run_worker_once()
+
+    job = ProcrastinateJob.objects.get(id=job_id)
+    assert (job.status, job.attempts) == ("todo", 1)
 
 
 def test_an_error_that_retrying_cannot_fix_fails_the_job_at_once(run_worker_once):
