@@ -3,6 +3,7 @@ in with the email view and task."""
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.contrib.auth.models import User
 from django.core import mail
 
 from taiga.emails.tasks import send_email
@@ -19,6 +20,10 @@ async def test_me_success(client, tqmanager):
     await send_email.defer("ann@example.com", "no-such-template", {})
     await send_email.defer("bob@example.com", "notice", {"subject": "Hi", "message": "Bob"})
     await tqmanager.run_pending_jobs()
+    # Only staff may send emails through the view.
+    await sync_to_async(client.force_login)(
+        await User.objects.acreate(username="staff", is_staff=True)
+    )
     response = await sync_to_async(client.post)(
         "/emails/send/",
         {"email": "cy@example.com", "context": {"subject": "Hey", "message": "Cy"}},
