@@ -7,19 +7,18 @@ as it was.
 
 import asyncio
 import copy
-import datetime
 import functools
 import inspect
 import logging
 from collections.abc import Callable, Coroutine, Generator, Iterable
-from typing import Any, Self
+from typing import Any, Self, Unpack
 
 from procrastinate import tasks as procrastinate_tasks
 
 from taiga.tasksqueue.conf import tq_settings
 from taiga.tasksqueue.defer.arguments import CallArguments, TaskArguments
 from taiga.tasksqueue.defer.insert import JobInserter
-from taiga.tasksqueue.defer.options import Delay, JobOptions
+from taiga.tasksqueue.defer.options import JobOptions, OptionChanges
 from taiga.tasksqueue.exceptions import SyncDeferInAsyncContext
 
 logger = logging.getLogger(__name__)
@@ -68,27 +67,11 @@ class Task[**P, R]:
     def __call__(self, *args: Any, **kwargs: Any) -> R:
         return self.func(*args, **kwargs)
 
-    def configure(
-        self,
-        *,
-        queue: str | None = None,
-        priority: int | None = None,
-        lock: str | None = None,
-        queueing_lock: str | None = None,
-        schedule_at: datetime.datetime | None = None,
-        schedule_in: Delay | None = None,
-    ) -> Self:
-        """This task with job options for its defers; options not given stay as they are."""
+    def configure(self, **changes: Unpack[OptionChanges]) -> Self:
+        """This task with job options for its defers (queue, priority, lock, queueing_lock,
+        schedule_at, schedule_in); options not given stay as they are."""
         configured = copy.copy(self)
-        configured.options = self.options.replaced(
-            self.name,
-            queue=queue,
-            priority=priority,
-            lock=lock,
-            queueing_lock=queueing_lock,
-            schedule_at=schedule_at,
-            schedule_in=schedule_in,
-        )
+        configured.options = self.options.replaced(self.name, **changes)
         return configured
 
     def defer(self, *args: P.args, **kwargs: P.kwargs) -> "Deferral[int]":

@@ -3,6 +3,7 @@
 import dataclasses
 import datetime
 from collections.abc import Mapping
+from typing import TypedDict, Unpack
 
 from django.utils import timezone
 
@@ -15,6 +16,17 @@ Delay = datetime.timedelta | Mapping[str, float]
 # "procrastinate_queue_v1#" (23 bytes) and the name, within PostgreSQL's 63 bytes.
 MAX_QUEUE_BYTES = 40
 PRIORITY_RANGE = (-(2**31), 2**31 - 1)  # the column is a PostgreSQL integer
+
+
+class OptionChanges(TypedDict, total=False):
+    """What `Task.configure()` takes; None (or leaving one out) keeps the option as it is."""
+
+    queue: str | None
+    priority: int | None
+    lock: str | None
+    queueing_lock: str | None
+    schedule_at: datetime.datetime | None
+    schedule_in: Delay | None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,19 +74,16 @@ class JobOptions:
             return timezone.now() + self.schedule_in
         return self.schedule_at
 
-    def replaced(
-        self,
-        task_name: str,
-        *,
-        queue: str | None = None,
-        priority: int | None = None,
-        lock: str | None = None,
-        queueing_lock: str | None = None,
-        schedule_at: datetime.datetime | None = None,
-        schedule_in: Delay | None = None,
-    ) -> "JobOptions":
+    def replaced(self, task_name: str, **given: Unpack["OptionChanges"]) -> "JobOptions":
         """These options with the given ones replaced (None keeps an option as it is); a new
         schedule replaces the old one. Bad values raise, naming the task."""
+        unknown = sorted(set(given) - set(OptionChanges.__annotations__))
+        if unknown:
+            raise TypeError(
+                f"Task {task_name!r}: configure() takes {', '.join(OptionChanges.__annotations__)}"
+                f", not {', '.join(unknown)}."
+            )
+        schedule_at, schedule_in = given.get("schedule_at"), given.get("schedule_in")
         if schedule_at is not None and schedule_in is not None:
             raise InvalidJobOptions(
                 f"Task {task_name!r}: give schedule_at or schedule_in, not both."
@@ -86,13 +95,8 @@ class JobOptions:
             )
         changes: dict[str, object] = {
             name: value
-            for name, value in (
-                ("queue", queue),
-                ("priority", priority),
-                ("lock", lock),
-                ("queueing_lock", queueing_lock),
-            )
-            if value is not None
+            for name, value in given.items()
+            if value is not None and name not in ("schedule_at", "schedule_in")
         }
         if schedule_at is not None or schedule_in is not None:
             changes["schedule_at"] = schedule_at

@@ -122,3 +122,13 @@ async def test_an_awaited_defer_or_one_handed_to_create_task_logs_nothing(caplog
 
     assert caplog.records == []
     assert third == [second + 1] == [first + 2]
+
+
+def test_configure_names_the_options_it_takes_when_given_another():
+    with pytest.raises(TypeError) as raised:
+        add.configure(queu="reports")  # type: ignore[call-arg]
+
+    assert str(raised.value) == (
+        f"Task {ADD!r}: configure() takes queue, priority, lock, queueing_lock, schedule_at, "
+        "schedule_in, not queu."
+    )
