@@ -21,8 +21,6 @@ $(STAMP): requirements/dev.txt
 setup: $(STAMP)
 
 run: setup
-	@echo "run: applying migrations (the first run also starts the embedded PostgreSQL)"
-	@$(PY) manage.py migrate --noinput
 	@scripts/run-dev
 
 lint: setup
