@@ -21,10 +21,10 @@ from typing import Any
 
 import psutil
 
-from benchmarks import db, report, runner
+from benchmarks import db, figures, real, report, runner
 from benchmarks.systems import OURS_WORKER, SYSTEMS, System
 
-PHASES = ("defers", "latency", "drains", "rt")
+PHASES = ("defers", "latency", "drains", "real", "rt")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -52,6 +52,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="drain every combination of concurrency 1/10 and 1/2 processes (adds c1 x 2)",
     )
     parser.add_argument("--jobs", type=int, help="jobs per drain (default: 10,000 at c1, 20,000)")
+    parser.add_argument(
+        "--real-jobs", type=int, help="jobs per drain of real tasks, and per floor (default 5,000)"
+    )
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown too")
     return parser.parse_args(argv)
 
@@ -114,8 +117,12 @@ def run_phases(harness: runner.Harness, systems: list[System], phases: list[str]
             )
             for system in systems:
                 drain = harness.drain(system, concurrency, processes, jobs)
-                results[system.key].setdefault("drains", []).append(runner.as_dict(drain))
-                harness.say(f"  {system.label}: {runner.drain_summary(drain)}")
+                results[system.key].setdefault("drains", []).append(figures.as_dict(drain))
+                harness.say(f"  {system.label}: {figures.drain_summary(drain)}")
+
+    if "real" in phases:
+        for key, drains in real.run(harness, systems).items():
+            results.setdefault(key, {})["real"] = drains
 
     if "rt" in phases:
         harness.say("Round trips and statements per job, counted by a proxy (not timed)")
@@ -131,7 +138,7 @@ def command_line(argv: list[str]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    plan = runner.QUICK if args.quick else runner.FULL
+    plan = figures.QUICK if args.quick else figures.FULL
     if args.matrix:
         configs = ((1, 1), (10, 1), (1, 2), (10, 2))
         jobs = {(c, p): n for c, p, n in plan.drain_configs}
@@ -143,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
         plan = dataclasses.replace(
             plan, drain_configs=tuple((c, p, args.jobs) for c, p, _ in plan.drain_configs)
         )
+    if args.real_jobs:
+        plan = dataclasses.replace(plan, real_jobs=args.real_jobs)
     keys = [key.strip() for key in args.systems.split(",") if key.strip()]
     phases = [phase.strip() for phase in args.only.split(",") if phase.strip()]
     unknown = [k for k in keys if k not in SYSTEMS] + [p for p in phases if p not in PHASES]
@@ -190,9 +199,9 @@ def main(argv: list[str] | None = None) -> int:
     args.output.write_text(json.dumps(document, indent=2) + "\n")
     print(f"\nWritten to {args.output} ({duration:.0f} s)")
     failed = [
-        f"{key} c{d['concurrency']} p{d['processes']}"
+        f"{key} {d.get('task', 'noop')} c{d['concurrency']} p{d.get('processes', 1)}"
         for key, data in results.items()
-        for d in data.get("drains", [])
+        for d in [*data.get("drains", []), *data.get("real", [])]
         if not d["ok"]
     ]
     if failed:

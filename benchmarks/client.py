@@ -9,8 +9,9 @@ The harness starts it once per phase and drives it over stdin/stdout, one JSON o
     ...
     -> {"cmd": "quit"}
 
-Commands: defer_sync, defer_async (one job per call), defer_many (batches), latency (defer one
-ping at a time to a running worker and wait for it to report its start over UDP).
+Commands: defer_sync, defer_async (one job per call), defer_many (batches; of `noop`, or of the
+task `task` names, one of benchmarks.real.REAL, to fill the queue), latency (defer one ping at a
+time to a running worker and wait for it to report its start over UDP).
 
 `ours` and `stock` share a Django process layout: `ours` defers through taiga.tasksqueue's task
 API, `stock` through the very same tasks' Procrastinate objects (`procrastinate_task.defer`, its
@@ -36,7 +37,7 @@ class Deferrer(Protocol):
     async def one_async(self, i: int) -> None: ...
     async def open_async(self) -> None: ...
     async def close_async(self) -> None: ...
-    def many(self, first: int, count: int) -> None: ...
+    def many(self, first: int, count: int, task: str = "noop") -> None: ...
     def ping(self, seq: int, sent: float) -> None: ...
 
 
@@ -52,6 +53,7 @@ class OursDeferrer:
         _setup_django()
         from benchmarks import tasks
 
+        self._module = tasks
         self.noop = tasks.noop
         self.ping_task = tasks.ping
 
@@ -70,8 +72,8 @@ class OursDeferrer:
     async def one_async(self, i: int) -> None:
         await self.noop.defer(i)
 
-    def many(self, first: int, count: int) -> None:
-        self.noop.defer_many_sync([(i,) for i in range(first, first + count)])
+    def many(self, first: int, count: int, task: str = "noop") -> None:
+        getattr(self._module, task).defer_many_sync([(i,) for i in range(first, first + count)])
 
     def ping(self, seq: int, sent: float) -> None:
         self.ping_task.defer_sync(seq, sent)
@@ -84,6 +86,7 @@ class StockDeferrer:
         _setup_django()
         from benchmarks import tasks
 
+        self._module = tasks
         self.noop = tasks.noop.procrastinate_task
         self.ping_task = tasks.ping.procrastinate_task
 
@@ -102,9 +105,9 @@ class StockDeferrer:
     async def one_async(self, i: int) -> None:
         await self.noop.defer_async(i=i)
 
-    def many(self, first: int, count: int) -> None:
+    def many(self, first: int, count: int, task: str = "noop") -> None:
         calls: list[dict[str, Any]] = [{"i": i} for i in range(first, first + count)]
-        self.noop.batch_defer(*calls)
+        getattr(self._module, task).procrastinate_task.batch_defer(*calls)
 
     def ping(self, seq: int, sent: float) -> None:
         self.ping_task.defer(seq=seq, sent=sent)
@@ -153,7 +156,9 @@ class PgqDeferrer:
     async def one_async(self, i: int) -> None:
         await self.async_queries.enqueue(self.noop_name, self._payload(i))
 
-    def many(self, first: int, count: int) -> None:
+    def many(self, first: int, count: int, task: str = "noop") -> None:
+        if task != "noop":
+            raise ValueError(f"PgQueuer's benchmark has no task {task!r}")
         self.queries.enqueue(
             [self.noop_name] * count,
             [self._payload(i) for i in range(first, first + count)],
@@ -226,12 +231,14 @@ def defer_async(channel: Channel, deferrer: Deferrer, n: int) -> None:
     asyncio.run(run_all())
 
 
-def defer_many(channel: Channel, deferrer: Deferrer, n: int, batch: int) -> None:
-    deferrer.many(-batch, batch)  # warm-up batch; the harness empties the queue after it
+def defer_many(
+    channel: Channel, deferrer: Deferrer, n: int, batch: int, task: str = "noop"
+) -> None:
+    deferrer.many(-batch, batch, task)  # warm-up batch; the harness empties the queue after it
 
     def run() -> None:
         for first in range(0, n, batch):
-            deferrer.many(first, min(batch, n - first))
+            deferrer.many(first, min(batch, n - first), task)
 
     _timed(channel, run, n)
 
@@ -320,7 +327,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     commands: dict[str, Callable[[dict[str, Any]], None]] = {
         "defer_sync": lambda m: defer_sync(channel, deferrer, m["n"]),
         "defer_async": lambda m: defer_async(channel, deferrer, m["n"]),
-        "defer_many": lambda m: defer_many(channel, deferrer, m["n"], m["batch"]),
+        "defer_many": lambda m: defer_many(
+            channel, deferrer, m["n"], m["batch"], m.get("task", "noop")
+        ),
         "latency": lambda m: latency(
             channel,
             deferrer,

@@ -5,9 +5,10 @@ channels, both set up by the harness through environment variables of the worker
 
 - a stamp slot in a shared memory-mapped file (`BENCH_PROBE_FILE`, slot `BENCH_PROBE_SLOT`): the
   task writes the wall clock and the process CPU clock of the first and the latest job it ran, and
-  the count. The harness reads the slots while the drain runs (to know when it starts and ends)
-  and after it (throughput from first to last job start, worker CPU over the same span). Worker
-  start-up and shutdown are thereby left out of the figures.
+  the count, and, for tasks that call `job_ended`, the wall clock of the latest job end. The
+  harness reads the slots while the drain runs (to know when it starts and ends) and after it
+  (throughput from first to last job start, or to last job end; worker CPU). Worker start-up and
+  shutdown are thereby left out of the figures. Sync tasks run in threads, hence the lock.
 - a UDP datagram to the harness (`BENCH_PROBE_UDP`, "host:port" on the loopback): the latency task
   sends its start time back, so the harness waits on a socket instead of polling anything.
 
@@ -20,11 +21,12 @@ import mmap
 import os
 import socket
 import struct
+import threading
 import time
 from dataclasses import dataclass
 
-# first_wall, first_cpu, last_wall, last_cpu (seconds, float64) and count (int64).
-SLOT = struct.Struct("<ddddq")
+# first_wall, first_cpu, last_wall, last_cpu (seconds, float64), count (int64), last_end (float64).
+SLOT = struct.Struct("<ddddqd")
 SLOT_SIZE = 64  # one cache line each, so two processes never write the same line
 MAX_SLOTS = 16
 
@@ -36,6 +38,7 @@ class Stamp:
     last_wall: float
     last_cpu: float
     count: int
+    last_end: float  # 0.0 when the task never calls job_ended
 
 
 class _Probe:
@@ -44,7 +47,11 @@ class _Probe:
         self._offset = 0
         self._first_wall = 0.0
         self._first_cpu = 0.0
+        self._last_wall = 0.0
+        self._last_cpu = 0.0
         self._count = 0
+        self._last_end = 0.0
+        self._lock = threading.Lock()
         self._udp: socket.socket | None = None
         self._udp_address: tuple[str, int] | None = None
         self._ready = False
@@ -64,17 +71,46 @@ class _Probe:
 
     def job_started(self) -> None:
         """Called first thing by every benchmark task."""
-        if not self._ready:
-            self._setup()
-        if self._map is None:
-            return
-        wall = time.time()
-        cpu = time.process_time()
-        if not self._count:
-            self._first_wall, self._first_cpu = wall, cpu
-        self._count += 1
+        with self._lock:
+            if not self._ready:
+                self._setup()
+            if self._map is None:
+                return
+            wall = time.time()
+            cpu = time.process_time()
+            if not self._count:
+                self._first_wall, self._first_cpu = wall, cpu
+            self._count += 1
+            self._last_wall, self._last_cpu = wall, cpu
+            self._write()
+
+    def job_ended(self) -> None:
+        """Called last thing by the tasks whose rate runs to the last job's end."""
+        with self._lock:
+            if self._map is None:
+                return
+            self._last_end = max(self._last_end, time.time())
+            self._write()
+
+    def restart(self) -> None:
+        """Forget the jobs so far (the floor's warm-up calls)."""
+        with self._lock:
+            self._count, self._last_end = 0, 0.0
+            self._first_wall = self._first_cpu = self._last_wall = self._last_cpu = 0.0
+            if self._map is not None:
+                self._write()
+
+    def _write(self) -> None:
+        assert self._map is not None
         SLOT.pack_into(
-            self._map, self._offset, self._first_wall, self._first_cpu, wall, cpu, self._count
+            self._map,
+            self._offset,
+            self._first_wall,
+            self._first_cpu,
+            self._last_wall,
+            self._last_cpu,
+            self._count,
+            self._last_end,
         )
 
     def report_start(self, seq: int, sent: float) -> None:

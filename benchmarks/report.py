@@ -5,8 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from benchmarks.real import REAL
+
 RATE = "jobs_per_s"
 SYSTEM_COLUMNS = (("ours", "ours"), ("stock", "stock"), ("pgq", "pgqueuer"))
+# Shown only when a row has a floor (the real tasks' rows): the same work with no queue at all.
+FLOOR_COLUMN = ("floor", "floor")
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,7 @@ class Row:
             "values": self.values,
             "ours_over_stock": self.ratio("stock"),
             "ours_over_pgqueuer": self.ratio("pgq"),
+            "ours_over_floor": self.ratio("floor"),
         }
 
 
@@ -48,6 +53,14 @@ def _drain(results: dict[str, Any], system: str, c: int, p: int, key: str) -> fl
     for drain in results.get(system, {}).get("drains", []):
         if drain["concurrency"] == c and drain["processes"] == p:
             value = drain.get(key)
+            return float(value) if isinstance(value, int | float) else None
+    return None
+
+
+def _real(drains: list[dict[str, Any]], task: str) -> float | None:
+    for drain in drains:
+        if drain.get("task") == task:
+            value = drain.get(RATE)
             return float(value) if isinstance(value, int | float) else None
     return None
 
@@ -73,6 +86,19 @@ def build_rows(results: dict[str, Any], drain_configs: list[tuple[int, int, int]
                 {s: _drain(results, s, c, p, "jobs_per_s") for s in systems},
             )
         )
+    real = {key: results.get(key, {}).get("real", []) for key in (*systems, "floor")}
+    for task, kind in REAL.items():
+        found = [d for drains in real.values() for d in drains if d.get("task") == task]
+        if found:
+            jobs, c = found[0]["jobs"], found[0]["concurrency"]
+            rows.append(
+                Row(
+                    f"drain {jobs:,} {kind} jobs, concurrency {c}, 1 process",
+                    "jobs/s",
+                    "higher",
+                    {key: _real(drains, task) for key, drains in real.items()},
+                )
+            )
     rows += [
         row("latency defer -> start, p50", "ms", "lower", "latency", "p50_ms"),
         row("latency defer -> start, p95", "ms", "lower", "latency", "p95_ms"),
@@ -156,22 +182,25 @@ def _ratio(value: float | None) -> str:
 
 
 def render(rows: list[Row], markdown: bool = False) -> str:
+    columns = list(SYSTEM_COLUMNS)
+    ratios = [("stock", "ours/stock"), ("pgq", "ours/pgqueuer")]
+    if any(r.values.get(FLOOR_COLUMN[0]) is not None for r in rows):
+        columns.append(FLOOR_COLUMN)
+        ratios.append((FLOOR_COLUMN[0], f"ours/{FLOOR_COLUMN[1]}"))
     header = [
         "measure",
         "unit",
         "better",
-        *(name for _, name in SYSTEM_COLUMNS),
-        "ours/stock",
-        "ours/pgqueuer",
+        *(name for _, name in columns),
+        *(name for _, name in ratios),
     ]
     body = [
         [
             r.label,
             r.unit or "count",
             r.better,
-            *(_cell(r.values.get(key), r.unit) for key, _ in SYSTEM_COLUMNS),
-            _ratio(r.ratio("stock")),
-            _ratio(r.ratio("pgq")),
+            *(_cell(r.values.get(key), r.unit) for key, _ in columns),
+            *(_ratio(r.ratio(key)) for key, _ in ratios),
         ]
         for r in rows
     ]

@@ -2,77 +2,26 @@
 
 from __future__ import annotations
 
-import statistics
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import psutil
 
 from benchmarks import db
+from benchmarks.figures import (
+    Drain,
+    Plan,
+    fmt,
+    latency_line,
+    latency_summary,
+    stamp_rate,
+)
 from benchmarks.probe import StampReader, create_stamp_file
 from benchmarks.processes import ChildFailed, Client, Workers
 from benchmarks.proxy import CountingProxy, Counts
 from benchmarks.systems import System
-
-
-@dataclass(frozen=True)
-class Plan:
-    defer_single: int  # jobs deferred one per call (sync, then async)
-    defer_many: int  # jobs deferred in batches
-    batch: int
-    drain_configs: tuple[tuple[int, int, int], ...]  # (concurrency, processes, jobs)
-    latency_samples: int
-    latency_budget_s: float  # per system: fewer samples if they take longer than this
-    latency_rounds: int  # the systems take turns, each round taking its share of the samples
-    rt_defers: int  # the round-trip pass (through the counting proxy)
-    rt_drain_jobs: int
-    rt_drain_concurrency: tuple[int, ...] = (1, 10)
-
-
-FULL = Plan(
-    defer_single=2_000,
-    defer_many=20_000,
-    batch=1_000,
-    # Concurrency 1 drains 10,000 jobs, not 20,000, to keep a full run near five minutes: its rate
-    # is steady long before that (`--jobs 20000` drains 20,000 everywhere).
-    drain_configs=((1, 1, 10_000), (10, 1, 20_000), (10, 2, 20_000)),
-    latency_samples=300,
-    latency_budget_s=30,
-    latency_rounds=6,
-    rt_defers=200,
-    rt_drain_jobs=500,
-)
-QUICK = Plan(
-    defer_single=200,
-    defer_many=2_000,
-    batch=1_000,
-    drain_configs=((1, 1, 1_000), (10, 1, 1_000), (10, 2, 1_000)),
-    latency_samples=40,
-    latency_budget_s=15,
-    latency_rounds=2,
-    rt_defers=50,
-    rt_drain_jobs=200,
-)
-
-
-@dataclass
-class Drain:
-    concurrency: int
-    processes: int
-    jobs: int
-    jobs_per_s: float | None = None
-    span_s: float | None = None
-    wall_s: float | None = None  # first worker spawned to last one exited, start-up included
-    worker_cpu_ms_per_job: float | None = None
-    pg_cpu_ms_per_job: float | None = None
-    outcome: dict[str, int] = field(default_factory=dict)
-    ok: bool = False
-    error: str | None = None
-    round_trips_per_job: float | None = None
-    statements_per_job: float | None = None
-    other_load: float | None = None  # share of the machine's CPU used by other work meanwhile
 
 
 @dataclass(frozen=True)
@@ -254,10 +203,10 @@ class Harness:
 
     # Drains ---------------------------------------------------------------------------------
 
-    def _fill(self, system: System, client: Client, jobs: int) -> float:
+    def _fill(self, system: System, client: Client, jobs: int, task: str) -> float:
         done = client.run(
             "defer_many",
-            {"n": jobs, "batch": self.plan.batch},
+            {"n": jobs, "batch": self.plan.batch, "task": task},
             before=lambda: system.reset(self.server),
         )
         system.analyze_filled(self.server)
@@ -270,14 +219,17 @@ class Harness:
         processes: int,
         jobs: int,
         proxy: CountingProxy | None = None,
+        task: str = "noop",
     ) -> Drain:
-        result = Drain(concurrency, processes, jobs)
+        result = Drain(concurrency, processes, jobs, task)
         direct_url = self.server.url(system.database)
         worker_url = (
             self.server.url(system.database, port=proxy.port) if proxy is not None else direct_url
         )
         tag = f"drain-c{concurrency}-p{processes}" + ("-rt" if proxy else "")
-        self._fill(system, self._fill_client(system), jobs)
+        if task != "noop":
+            tag += f"-{task}"
+        self._fill(system, self._fill_client(system), jobs, task)
 
         backends = db.BackendCpu(self.server, system.database)
         self.stamps.reset()
@@ -325,9 +277,7 @@ class Harness:
         result.outcome = system.outcome(self.server)
         succeeded = system.succeeded(result.outcome)
         if stamps and done > len(stamps):
-            span = max(s.last_wall for s in stamps) - min(s.first_wall for s in stamps)
-            result.span_s = span
-            result.jobs_per_s = (done - 1) / span if span > 0 else None
+            result.span_s, result.jobs_per_s = stamp_rate(stamps)
             cpu = sum(s.last_cpu - s.first_cpu for s in stamps)
             result.worker_cpu_ms_per_job = 1000 * cpu / (done - len(stamps))
         if base is not None and final is not None and final.total > base.total:
@@ -414,54 +364,7 @@ class Harness:
         self.say(
             f"  {system.label}: round trips per single defer "
             f"{results['defer_sync']['round_trips_per_job']:.2f}, per job drained (c1) "
-            f"{_fmt(d.get('round_trips_per_job'))}, statements per job (c1) "
-            f"{_fmt(d.get('statements_per_job'))}"
+            f"{fmt(d.get('round_trips_per_job'))}, statements per job (c1) "
+            f"{fmt(d.get('statements_per_job'))}"
         )
         return results
-
-
-def _fmt(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.2f}"
-
-
-def drain_summary(drain: Drain) -> str:
-    rate = "n/a" if drain.jobs_per_s is None else f"{drain.jobs_per_s:,.0f} jobs/s"
-    other = ""
-    if drain.other_load is not None and drain.other_load > 0.05:
-        other = f" (other work used {100 * drain.other_load:.0f}% of the CPUs meanwhile)"
-    return (
-        f"{rate}, worker CPU {_fmt(drain.worker_cpu_ms_per_job)} ms/job, "
-        f"PostgreSQL CPU {_fmt(drain.pg_cpu_ms_per_job)} ms/job{other}"
-    )
-
-
-def percentile(sorted_values: list[float], fraction: float) -> float:
-    index = min(len(sorted_values) - 1, max(0, round(fraction * (len(sorted_values) - 1))))
-    return sorted_values[index]
-
-
-def latency_summary(values: list[float], missed: int) -> dict[str, Any]:
-    """Milliseconds from samples in seconds; None where there is no sample."""
-    ordered = sorted(values)
-    result: dict[str, Any] = {"samples": len(ordered), "missed": missed}
-    for key, fraction in (("p50", 0.50), ("p95", 0.95), ("p99", 0.99), ("max", 1.0)):
-        result[f"{key}_ms"] = 1000 * percentile(ordered, fraction) if ordered else None
-    result["mean_ms"] = 1000 * statistics.fmean(ordered) if ordered else None
-    return result
-
-
-def latency_line(result: dict[str, Any]) -> str:
-    if not result["samples"]:
-        return f"latency: no sample ({result['missed']} missed)"
-    return (
-        f"latency p50 {result['p50_ms']:.2f} ms, p95 {result['p95_ms']:.2f} ms, "
-        f"p99 {result['p99_ms']:.2f} ms ({result['samples']} samples, {result['missed']} missed)"
-    )
-
-
-def median(values: list[float]) -> float | None:
-    return statistics.median(values) if values else None
-
-
-def as_dict(drain: Drain) -> dict[str, Any]:
-    return asdict(drain)
