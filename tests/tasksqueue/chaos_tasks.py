@@ -11,6 +11,8 @@ import os
 import signal
 from pathlib import Path
 
+from procrastinate.contrib.django.models import ProcrastinateJob
+
 from taiga.tasksqueue import JobContext
 from taiga.tasksqueue.manager import manager as tqmanager
 from tests.utils.waiting import wait_until, wait_until_async
@@ -45,7 +47,14 @@ async def long_async_job(folder: str) -> None:
     await wait_until_async(release.exists, f"the test to create {release}", 0.01)
 
 
-@tqmanager.task
-def crash_worker() -> None:
-    """Kill the worker running it, as the kernel's out-of-memory killer would."""
+@tqmanager.task(pass_context=True)
+def crash_worker(context: JobContext) -> None:
+    """Kill the worker running it, as the kernel's out-of-memory killer would.
+
+    First it lets the outcome of the job before it reach the database: the worker frees a slot
+    before that outcome is recorded, and a kill in between would lose it (at least once: the
+    rescue runs that job again), which is not what the tests that use this task look at.
+    """
+    others = ProcrastinateJob.objects.filter(status="doing").exclude(id=context.job.id)
+    wait_until(lambda: not others.exists(), "the jobs before to be recorded", interval=0.01)
     os.kill(os.getpid(), signal.SIGKILL)
