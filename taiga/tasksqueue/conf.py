@@ -48,26 +48,29 @@ class Setting[T]:
     def problem(self, value: Any) -> tuple[str, str] | None:
         """(check id, what is wrong) when `value` does not fit this setting, else None."""
         # bool is an int to Python, never to a reader of these settings.
-        if isinstance(value, bool) and bool not in self.kinds:
-            return "tasksqueue.E005", f"must be {self._kind_name()}, got {value!r}"
-        if not isinstance(value, self.kinds):
+        if not isinstance(value, self.kinds) or (
+            isinstance(value, bool) and bool not in self.kinds
+        ):
             return "tasksqueue.E005", f"must be {self._kind_name()}, got {value!r}"
         if self.bound is not None and not self.bound[0](value):
             return "tasksqueue.E006", f"must be {self.bound[1]}, got {value!r}"
         return None
 
     def _kind_name(self) -> str:
-        names = {bool: "True or False", int: "a whole number", float: "a number", str: "a string"}
-        return " or ".join(dict.fromkeys(names.get(kind, kind.__name__) for kind in self.kinds))
+        if float in self.kinds:
+            return "a number"  # whole numbers are numbers too
+        names = {bool: "True or False", int: "a whole number", str: "a string"}
+        return " or ".join(names.get(kind, kind.__name__) for kind in self.kinds)
+
+
+COLLECTIONS = (set, frozenset, list, tuple)
 
 
 class ModulePaths(Setting[Any]):
     """A collection of dotted module paths (a lone string is a slip: it is not a collection)."""
 
     def problem(self, value: Any) -> tuple[str, str] | None:
-        if isinstance(value, set | frozenset | list | tuple) and all(
-            isinstance(path, str) for path in value
-        ):
+        if isinstance(value, COLLECTIONS) and all(isinstance(path, str) for path in value):
             return None
         return "tasksqueue.E003", f"must be a set of dotted module paths, got {value!r}"
 
@@ -80,7 +83,7 @@ class TasksQueueSettings:
     # Modules that define tasks, imported by every process after the `tasks` module of each
     # installed app (`discovery.py`). A set or list of dotted paths; check tasksqueue.E003.
     TASKS_MODULES_PATHS: "ModulePaths" = ModulePaths(
-        frozenset(), (set, frozenset, list, tuple), "modules that define tasks, beyond apps' tasks"
+        frozenset(), COLLECTIONS, "modules that define tasks, beyond apps' tasks"
     )
     # The Django database alias that holds the queue (Procrastinate's own setting).
     PROCRASTINATE_DATABASE_ALIAS: Setting[str] = Setting(
