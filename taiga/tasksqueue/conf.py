@@ -107,6 +107,11 @@ class TasksQueueSettings:
     TASKSQUEUE_HEARTBEAT_SECONDS: Setting[float] = Setting(
         10.0, NUMBER, "how often a worker records that it is alive"
     )
+    # A worker keeps each thread's Django connections across jobs this long, checked after every
+    # job (worker/connections.py); 0 closes them after every job, as Django does per request.
+    TASKSQUEUE_WORKER_CONN_MAX_AGE: Setting[float] = Setting(
+        600.0, NUMBER, "seconds a worker keeps a database connection across jobs", NOT_NEGATIVE
+    )
     # Retention (a built-in job, every hour): finished jobs and their events are deleted this many
     # days after they finished, RETENTION_BATCH_SIZE rows per statement.
     TASKSQUEUE_RETENTION_ENABLED: Setting[bool] = Setting(

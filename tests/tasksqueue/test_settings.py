@@ -27,6 +27,7 @@ def test_every_setting_is_declared_once_with_its_default_and_meaning():
         "TASKSQUEUE_RETENTION_SUCCEEDED_DAYS",
         "TASKSQUEUE_RETENTION_FAILED_DAYS",
         "TASKSQUEUE_RETENTION_BATCH_SIZE",
+        "TASKSQUEUE_WORKER_CONN_MAX_AGE",
     }
     assert all(setting.meaning for setting in DECLARED.values())
 

@@ -6,6 +6,7 @@
 - `supervisor.py`: restarts after an outage, the requeue and audit of lost jobs;
 - `lean_worker.py`: the per-job path over Procrastinate's worker; `statements.py`: the fetch and
   finish statements; `outcome.py`: how a job's outcome is decided; `job_log.py`: a line per job
-  start and end; `db_cleanup.py`: Django connections closed after async tasks;
+  start and end; `connections.py`: Django connections kept across jobs, checked after each;
+  `job_threads.py`: the threads of sync tasks;
 - `shutdown.py`: SIGTERM and SIGINT.
 """

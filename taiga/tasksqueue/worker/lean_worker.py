@@ -21,7 +21,7 @@ import asyncio
 import functools
 import inspect
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import attr
@@ -39,11 +39,23 @@ from taiga.tasksqueue.worker.statements import BatchingJobManager
 Call = tuple[bool, list[middleware.TaskMiddleware]]
 
 
+# How a sync task's call is run off the event loop: in a thread, awaited.
+ThreadRunner = Callable[[Callable[[], Any]], Awaitable[Any]]
+
+
 class LeanWorker(Worker):
-    def __init__(self, *, jobs: BatchingJobManager, job_log: JobLog, **options: Any) -> None:
+    def __init__(
+        self,
+        *,
+        jobs: BatchingJobManager,
+        job_log: JobLog,
+        run_in_thread: ThreadRunner = utils.sync_to_async,
+        **options: Any,
+    ) -> None:
         super().__init__(**options)
         self.jobs = jobs
         self.job_log = job_log
+        self.run_in_thread = run_in_thread
         self._slot_freed = asyncio.Event()
         # Runs holding a slot (by their context's identity: a job retried at once may run again
         # before its first run is done): from the fetch until the outcome is recorded, or until
@@ -168,7 +180,7 @@ class LeanWorker(Worker):
             chain = middleware.compose(
                 task_middleware, lambda: task(*job_args, **kwargs), context, self
             )
-            return await utils.sync_to_async(chain)
+            return await self.run_in_thread(chain)
 
         run: Callable[[], Any] = (
             middleware.compose(task_middleware, run_async, context, self) if is_async else run_sync

@@ -8,9 +8,11 @@ from collections.abc import Iterator
 
 from procrastinate import App
 
+from taiga.tasksqueue.conf import tq_settings
 from taiga.tasksqueue.manager import manager
-from taiga.tasksqueue.worker.db_cleanup import AsyncTaskConnections
+from taiga.tasksqueue.worker.connections import JobConnections
 from taiga.tasksqueue.worker.job_log import JobLog
+from taiga.tasksqueue.worker.job_threads import JobThreads
 from taiga.tasksqueue.worker.options import WorkerOptions
 from taiga.tasksqueue.worker.pool import POOL_SIZE, worker_pool
 from taiga.tasksqueue.worker.reconnect import ReconnectingConnector
@@ -47,8 +49,10 @@ async def run_worker(options: WorkerOptions) -> None:
         if options.one_shot:
             stack.enter_context(periodic_schedules_paused(app))
         jobs = BatchingJobManager(app.connector)
-        db_cleanup = AsyncTaskConnections()
-        stack.enter_context(db_cleanup.watching())
+        job_connections = JobConnections(tq_settings.TASKSQUEUE_WORKER_CONN_MAX_AGE)
+        stack.enter_context(job_connections.watching())
+        threads = JobThreads(options.concurrency)
+        stack.callback(threads.stop)
         async with worker_pool(POOL_SIZE) as pool, app.open_async(pool):
             logger.info(
                 "worker %r started on %s, concurrency %d, %d database connections",
@@ -57,10 +61,11 @@ async def run_worker(options: WorkerOptions) -> None:
                 options.concurrency,
                 POOL_SIZE,
             )
-            supervisor = Supervisor(app, options, job_log, jobs, db_cleanup)
+            supervisor = Supervisor(app, options, job_log, jobs, job_connections, threads)
             work = asyncio.create_task(supervisor.run())
             if options.install_signal_handlers:
                 await GracefulStop(work, supervisor, options.shutdown_timeout, job_log).wait()
             else:
                 await work
+            await job_connections.close_orm_thread()
             logger.info("worker %r stopped", options.worker_name)

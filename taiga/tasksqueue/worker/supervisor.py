@@ -17,8 +17,9 @@ from procrastinate import App, exceptions
 from procrastinate.app import WorkerOptions as ProcrastinateWorkerOptions
 
 from taiga.tasksqueue.text import first_line
-from taiga.tasksqueue.worker.db_cleanup import AsyncTaskConnections
+from taiga.tasksqueue.worker.connections import JobConnections
 from taiga.tasksqueue.worker.job_log import JobLog
+from taiga.tasksqueue.worker.job_threads import JobThreads
 from taiga.tasksqueue.worker.lean_worker import LeanWorker
 from taiga.tasksqueue.worker.options import WorkerOptions, worker_kwargs
 from taiga.tasksqueue.worker.reconnect import Backoff, connection_lost
@@ -41,13 +42,15 @@ class Supervisor:
         options: WorkerOptions,
         job_log: JobLog,
         jobs: BatchingJobManager,
-        db_cleanup: AsyncTaskConnections,
+        connections: JobConnections,
+        threads: JobThreads,
     ) -> None:
         self.app = app
         self.options = options
         self.job_log = job_log
         self.jobs = jobs
-        self.db_cleanup = db_cleanup
+        self.connections = connections
+        self.threads = threads
         self.worker: LeanWorker | None = None
         self.stopping = False
 
@@ -66,7 +69,11 @@ class Supervisor:
                     left_behind = None
                     backoff.reset()
                 self.worker = LeanWorker(
-                    app=self.app, jobs=self.jobs, job_log=self.job_log, **self._worker_kwargs()
+                    app=self.app,
+                    jobs=self.jobs,
+                    job_log=self.job_log,
+                    run_in_thread=self.threads.call,
+                    **self._worker_kwargs(),
                 )
                 await self._run_with_audit(self.worker)
             except exceptions.ConnectorException as exc:
@@ -86,13 +93,13 @@ class Supervisor:
             await asyncio.sleep(delay)
 
     def _worker_kwargs(self) -> ProcrastinateWorkerOptions:
-        # The app's defaults carry the Django integration's per-task connection cleanup; the
-        # async half is replaced by one that skips needless thread hops.
+        # The app's defaults carry the Django integration's per-task connection closing, replaced
+        # by the keeping of connections across jobs (`connections.py`).
         defaults = self.app.worker_defaults
         return {
             **defaults,
             **worker_kwargs(self.options),
-            "task_middleware": self.db_cleanup.replacing_procrastinates(
+            "task_middleware": self.connections.middleware(
                 list(defaults.get("task_middleware") or [])
             ),
         }

@@ -149,9 +149,14 @@ CONTRACT: list[tuple[str, Callable[[], bool], str]] = [
         f"{LEAN} and the status report",
     ),
     (
-        "procrastinate.contrib.django: db_cleanup.close_db_connections_async and connector_params",
-        lambda: callable(db_cleanup.close_db_connections_async) and callable(connector_params),
-        "taiga/tasksqueue/worker/db_cleanup.py swaps the first; worker/pool.py calls the second",
+        "procrastinate.contrib.django: db_cleanup's two middleware, and connector_params",
+        lambda: (
+            callable(db_cleanup.close_db_connections)
+            and callable(db_cleanup.close_db_connections_async)
+            and callable(connector_params)
+        ),
+        "taiga/tasksqueue/worker/connections.py takes the first two's place; worker/pool.py "
+        "calls the last",
     ),
     (
         "App.replace_connector, App.periodic_registry.periodic_tasks, App.worker_defaults",

@@ -17,15 +17,15 @@ import pytest
 from tests.utils import processes
 from tests.utils.waiting import wait_until
 
-TASKS = "tests.tasksqueue.db_cleanup_tasks"
+TASKS = "tests.tasksqueue.connection_tasks"
 DEFER = (
-    "from tests.tasksqueue.db_cleanup_tasks import no_database\n"
+    "from tests.tasksqueue.connection_tasks import no_database\n"
     "no_database.defer_many_sync([() for _ in range({count})])\n"
 )
 COUNT = (
     "from procrastinate.contrib.django.models import ProcrastinateJob\n"
     "print(ProcrastinateJob.objects.filter(\n"
-    "    task_name='tests.tasksqueue.db_cleanup_tasks.no_database', status='succeeded'\n"
+    "    task_name='tests.tasksqueue.connection_tasks.no_database', status='succeeded'\n"
     ").count())\n"
 )
 
