@@ -1,4 +1,4 @@
-"""`python -m benchmarks` (`make bench`): ours, stock Procrastinate and PgQueuer, side by side.
+"""`python -m benchmarks` (`make bench`): ours, stock Procrastinate, PgQueuer (psycopg, asyncpg).
 
 Prints progress, then one table with the ratios, and writes it with every raw figure to
 benchmarks/results/latest.json. `--quick` is a smoke run with few jobs; its figures mean little.
@@ -14,6 +14,7 @@ import importlib.metadata
 import json
 import os
 import platform
+import re
 import sys
 import time
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import Any
 
 import psutil
 
-from benchmarks import db, figures, real, report, runner
+from benchmarks import db, figures, latency, real, report, runner
 from benchmarks.systems import OURS_WORKER, SYSTEMS, System
 
 PHASES = ("defers", "latency", "drains", "real", "rt")
@@ -32,8 +33,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="a short smoke run (few jobs)")
     parser.add_argument(
         "--systems",
-        default="ours,stock,pgq",
-        help="comma list among ours, stock, pgq (default: all three)",
+        default=",".join(SYSTEMS),
+        help=f"comma list among {', '.join(SYSTEMS)} (default: all)",
     )
     parser.add_argument(
         "--only",
@@ -56,6 +57,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--real-jobs", type=int, help="jobs per drain of real tasks, and per floor (default 5,000)"
     )
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown too")
+    parser.add_argument(
+        "--db-suffix",
+        default="",
+        help="appended to every bench_* database name: two runs at once on one server would "
+        "otherwise take each other's jobs and truncate each other's queues",
+    )
     return parser.parse_args(argv)
 
 
@@ -69,7 +76,7 @@ def machine() -> dict[str, Any]:
     except OSError:
         pass
     versions: dict[str, str | None] = {}
-    for package in ("django", "procrastinate", "pgqueuer", "psycopg", "psycopg-pool"):
+    for package in ("django", "procrastinate", "pgqueuer", "psycopg", "psycopg-pool", "asyncpg"):
         try:
             versions[package] = importlib.metadata.version(package)
         except importlib.metadata.PackageNotFoundError:
@@ -106,8 +113,8 @@ def run_phases(harness: runner.Harness, systems: list[System], phases: list[str]
             f"(or what fits in {plan.latency_budget_s:.0f} s) in {plan.latency_rounds} rounds, "
             "the systems taking turns"
         )
-        for key, latency in harness.latency(systems).items():
-            results[key]["latency"] = latency
+        for key, measured in latency.run(harness, systems).items():
+            results[key]["latency"] = measured
 
     if "drains" in phases:
         for concurrency, processes, jobs in plan.drain_configs:
@@ -158,7 +165,13 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"unknown system or phase: {', '.join(unknown)}", file=sys.stderr)
         return 2
-    systems = [SYSTEMS[key] for key in keys]
+    if not re.fullmatch(r"[a-z0-9_]*", args.db_suffix):
+        print("--db-suffix: lower-case letters, digits and _ only", file=sys.stderr)
+        return 2
+    systems = [
+        dataclasses.replace(SYSTEMS[key], database=SYSTEMS[key].database + args.db_suffix)
+        for key in keys
+    ]
 
     started = time.monotonic()
     server = db.find_server()
@@ -174,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
         results = run_phases(harness, systems, phases)
     finally:
         harness.close()
-    rows = report.build_rows(results, list(plan.drain_configs))
+    cores = psutil.cpu_count() or 1
+    rows = report.build_rows(results, list(plan.drain_configs), cores)
     duration = time.monotonic() - started
     print()
     print(report.render(rows))
@@ -191,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
             "worker_commands": {s.key: command_line(s.worker_argv(10, True)) for s in systems},
             "ours_worker": command_line(OURS_WORKER),
         },
-        "machine": {**machine(), "postgresql": version, "server": where},
+        "machine": {**machine(), "cores": cores, "postgresql": version, "server": where},
         "table": [r.as_dict() for r in rows],
         "results": results,
     }

@@ -15,12 +15,15 @@ time to a running worker and wait for it to report its start over UDP).
 
 `ours` and `stock` share a Django process layout: `ours` defers through taiga.tasksqueue's task
 API, `stock` through the very same tasks' Procrastinate objects (`procrastinate_task.defer`, its
-default Django connector). `pgq` uses PgQueuer's own queries over psycopg.
+default Django connector). `pgq` and `pgq-asyncpg` use PgQueuer's own queries, over psycopg and
+asyncpg (which has no sync API: no defer_sync).
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
 import json
 import os
 import random
@@ -114,44 +117,60 @@ class StockDeferrer:
 
 
 class PgqDeferrer:
-    """PgQueuer's `enqueue` over psycopg (sync queries for sync calls, async ones for async)."""
+    """PgQueuer's `enqueue` over `driver`, one connection for sync calls and one for async ones.
 
-    def __init__(self) -> None:
-        import psycopg
-        from pgqueuer.db import SyncPsycopgDriver
-        from pgqueuer.queries import SyncQueries
+    psycopg has both APIs. asyncpg has only the async one: it cannot defer one job per sync call,
+    and its batches and pings (sync calls here) run on a private event loop, one
+    `run_until_complete` per batch or ping."""
 
+    def __init__(self, driver: str) -> None:
         from benchmarks import pgq_app
 
-        self.dsn = os.environ["BENCH_PGQ_DSN"]
+        self.driver = driver
+        self.connect = pgq_app.connect
         self.noop_name = pgq_app.NOOP
         self.ping_name = pgq_app.PING
-        self.connection = psycopg.connect(self.dsn, autocommit=True)
-        self.queries = SyncQueries(SyncPsycopgDriver(self.connection))
+        self.async_stack: contextlib.AsyncExitStack | None = None
         self.async_queries: Any = None
-        self.async_connection: Any = None
+        self.enqueue: Callable[..., object]
+        if driver == "psycopg":
+            import psycopg
+            from pgqueuer.db import SyncPsycopgDriver
+            from pgqueuer.queries import SyncQueries
+
+            connection = psycopg.connect(os.environ["BENCH_PGQ_DSN"], autocommit=True)
+            self.enqueue = SyncQueries(SyncPsycopgDriver(connection)).enqueue
+        else:
+            # Both kept for the life of the process: the stack's garbage collection would close
+            # the connection on the loop's next run, in the middle of an enqueue.
+            self.sync_loop = loop = asyncio.new_event_loop()
+            self.sync_stack = contextlib.AsyncExitStack()
+            queries = loop.run_until_complete(
+                self.sync_stack.enter_async_context(self.connect(driver))
+            )
+            self.enqueue = lambda *args: loop.run_until_complete(queries.enqueue(*args))
+            atexit.register(lambda: loop.run_until_complete(self.sync_stack.aclose()))
 
     @staticmethod
     def _payload(i: int) -> bytes:
         return json.dumps({"i": i}).encode()
 
     def warm_up(self) -> None:
-        self.queries.enqueue(self.noop_name, self._payload(-1))
+        self.one_sync(-1)
 
     def one_sync(self, i: int) -> None:
-        self.queries.enqueue(self.noop_name, self._payload(i))
+        if self.driver != "psycopg":
+            raise ValueError(f"PgQueuer over {self.driver} has no sync API")
+        self.enqueue(self.noop_name, self._payload(i))
 
     async def open_async(self) -> None:
-        import psycopg
-        from pgqueuer.db import PsycopgDriver
-        from pgqueuer.queries import Queries
-
-        self.async_connection = await psycopg.AsyncConnection.connect(self.dsn, autocommit=True)
-        self.async_queries = Queries(PsycopgDriver(self.async_connection))
+        self.async_stack = contextlib.AsyncExitStack()
+        self.async_queries = await self.async_stack.enter_async_context(self.connect(self.driver))
         await self.one_async(-1)
 
     async def close_async(self) -> None:
-        await self.async_connection.close()
+        if self.async_stack is not None:
+            await self.async_stack.aclose()
 
     async def one_async(self, i: int) -> None:
         await self.async_queries.enqueue(self.noop_name, self._payload(i))
@@ -159,7 +178,7 @@ class PgqDeferrer:
     def many(self, first: int, count: int, task: str = "noop") -> None:
         if task != "noop":
             raise ValueError(f"PgQueuer's benchmark has no task {task!r}")
-        self.queries.enqueue(
+        self.enqueue(
             [self.noop_name] * count,
             [self._payload(i) for i in range(first, first + count)],
             [0] * count,
@@ -167,13 +186,14 @@ class PgqDeferrer:
 
     def ping(self, seq: int, sent: float) -> None:
         payload = json.dumps({"seq": seq, "sent": sent}).encode()
-        self.queries.enqueue(self.ping_name, payload)
+        self.enqueue(self.ping_name, payload)
 
 
 DEFERRERS: dict[str, Callable[[], Deferrer]] = {
     "ours": OursDeferrer,
     "stock": StockDeferrer,
-    "pgq": PgqDeferrer,
+    "pgq": lambda: PgqDeferrer("psycopg"),
+    "pgq-asyncpg": lambda: PgqDeferrer("asyncpg"),
 }
 
 

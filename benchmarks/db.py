@@ -3,9 +3,10 @@
 The server is the one DATABASE_URL names (only its host, port and user are used), or the project's
 embedded PostgreSQL when DATABASE_URL is unset. Each system gets its own database on it, created
 on first use and never dropped: `bench_taiga` (ours), `bench_procrastinate` (stock),
-`bench_pgqueuer`. Between runs the queue tables are emptied with TRUNCATE; an empty queue is never
-ANALYZEd (an analysed empty procrastinate_jobs makes later inserts slow); a filled one is, so all
-three systems drain from tables with up-to-date statistics.
+`bench_pgqueuer` and `bench_pgqueuer_asyncpg` (each name followed by `--db-suffix`, if given, so
+that two runs at once on one server keep apart). Between runs the queue tables are emptied with
+TRUNCATE; an empty queue is never ANALYZEd (an analysed empty procrastinate_jobs makes later
+inserts slow); a filled one is, so all systems drain from tables with up-to-date statistics.
 """
 
 from __future__ import annotations

@@ -129,3 +129,11 @@ def median(values: list[float]) -> float | None:
 
 def as_dict(drain: Drain) -> dict[str, Any]:
     return asdict(drain)
+
+
+def ceiling(worker_ms: float | None, pg_ms: float | None, cores: int) -> float | None:
+    """Jobs/s that `cores` cores allow when a job costs that much CPU in the worker and in
+    PostgreSQL (ms each): the most the same code could drain here, whatever its concurrency."""
+    if worker_ms is None or pg_ms is None or worker_ms + pg_ms <= 0:
+        return None
+    return 1000 * cores / (worker_ms + pg_ms)

@@ -1,14 +1,24 @@
-"""One table from a run's results: a row per figure, a column per system, then the ratios."""
+"""One table from a run's results: a row per figure, a column per system, then the ratios.
+
+A system column (and its ratio) shows only when some row has a figure for it, so a run of a few
+systems is not padded with empty columns. Rows can carry a note, printed under the table.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
+from benchmarks.figures import ceiling
 from benchmarks.real import REAL
 
 RATE = "jobs_per_s"
-SYSTEM_COLUMNS = (("ours", "ours"), ("stock", "stock"), ("pgq", "pgqueuer"))
+SYSTEM_COLUMNS = (
+    ("ours", "ours"),
+    ("stock", "stock"),
+    ("pgq", "pgqueuer"),
+    ("pgq-asyncpg", "pgqueuer-asyncpg"),
+)
 # Shown only when a row has a floor (the real tasks' rows): the same work with no queue at all.
 FLOOR_COLUMN = ("floor", "floor")
 
@@ -19,6 +29,7 @@ class Row:
     unit: str
     better: str  # "higher" or "lower"
     values: dict[str, float | None]
+    note: str = ""
 
     def ratio(self, other: str) -> float | None:
         ours, theirs = self.values.get("ours"), self.values.get(other)
@@ -34,9 +45,11 @@ class Row:
             "unit": self.unit,
             "better": self.better,
             "values": self.values,
-            "ours_over_stock": self.ratio("stock"),
-            "ours_over_pgqueuer": self.ratio("pgq"),
-            "ours_over_floor": self.ratio("floor"),
+            **{
+                f"ours_over_{name.replace('-', '_')}": self.ratio(key)
+                for key, name in (*SYSTEM_COLUMNS[1:], FLOOR_COLUMN)
+            },
+            "note": self.note or None,
         }
 
 
@@ -65,7 +78,39 @@ def _real(drains: list[dict[str, Any]], task: str) -> float | None:
     return None
 
 
-def build_rows(results: dict[str, Any], drain_configs: list[tuple[int, int, int]]) -> list[Row]:
+def ceiling_note(cores: int) -> str:
+    return (
+        f"ceiling = cores / (worker CPU + PostgreSQL CPU per job), cores = {cores} "
+        "(psutil.cpu_count()): the rate this machine's cores would allow at that system's own cost "
+        "per job, had they nothing else to run; the drain's rate is then shown as a share of it."
+    )
+
+
+def _ceiling_rows(results: dict[str, Any], c: int, p: int, cores: int) -> list[Row]:
+    """The CPU ceiling of a drain, and the drain's rate as a share of it, by system."""
+    systems = [key for key, _ in SYSTEM_COLUMNS]
+    limits = {
+        s: ceiling(
+            _drain(results, s, c, p, "worker_cpu_ms_per_job"),
+            _drain(results, s, c, p, "pg_cpu_ms_per_job"),
+            cores,
+        )
+        for s in systems
+    }
+    shares: dict[str, float | None] = {}
+    for s, limit in limits.items():
+        rate = _drain(results, s, c, p, RATE)
+        shares[s] = 100 * rate / limit if rate is not None and limit else None
+    note = ceiling_note(cores)
+    return [
+        Row(f"CPU ceiling, drain c{c}", "jobs/s", "higher", limits, note),
+        Row(f"drain c{c} rate, share of its ceiling", "%", "-", shares, note),
+    ]
+
+
+def build_rows(
+    results: dict[str, Any], drain_configs: list[tuple[int, int, int]], cores: int
+) -> list[Row]:
     systems = [key for key, _ in SYSTEM_COLUMNS]
 
     def row(label: str, unit: str, better: str, *path: str) -> Row:
@@ -117,6 +162,7 @@ def build_rows(results: dict[str, Any], drain_configs: list[tuple[int, int, int]
                     {s: _drain(results, s, c, p, key) for s in systems},
                 )
             )
+        rows += _ceiling_rows(results, c, p, cores)
     rows += [
         row(
             "defer (sync): PostgreSQL CPU per job",
@@ -132,6 +178,14 @@ def build_rows(results: dict[str, Any], drain_configs: list[tuple[int, int, int]
             "lower",
             "round_trips",
             "defer_sync",
+            "round_trips_per_job",
+        ),
+        row(
+            "round trips per single defer (async)",
+            "",
+            "lower",
+            "round_trips",
+            "defer_async",
             "round_trips_per_job",
         ),
         row(
@@ -168,7 +222,7 @@ def build_rows(results: dict[str, Any], drain_configs: list[tuple[int, int, int]
 def _cell(value: float | None, unit: str) -> str:
     if value is None:
         return "-"
-    if unit in ("jobs/s", "samples"):
+    if unit in ("jobs/s", "samples", "%"):
         return f"{value:,.0f}"
     if abs(value) >= 100:
         return f"{value:,.0f}"
@@ -182,11 +236,13 @@ def _ratio(value: float | None) -> str:
 
 
 def render(rows: list[Row], markdown: bool = False) -> str:
-    columns = list(SYSTEM_COLUMNS)
-    ratios = [("stock", "ours/stock"), ("pgq", "ours/pgqueuer")]
-    if any(r.values.get(FLOOR_COLUMN[0]) is not None for r in rows):
-        columns.append(FLOOR_COLUMN)
-        ratios.append((FLOOR_COLUMN[0], f"ours/{FLOOR_COLUMN[1]}"))
+    columns = [
+        (key, name)
+        for key, name in (*SYSTEM_COLUMNS, FLOOR_COLUMN)
+        if any(r.values.get(key) is not None for r in rows)
+    ]
+    ratios = [(key, f"ours/{name}") for key, name in columns if key != "ours"]
+    notes = list(dict.fromkeys(r.note for r in rows if r.note))
     header = [
         "measure",
         "unit",
@@ -196,7 +252,7 @@ def render(rows: list[Row], markdown: bool = False) -> str:
     ]
     body = [
         [
-            r.label,
+            r.label + (f" [{notes.index(r.note) + 1}]" if r.note else ""),
             r.unit or "count",
             r.better,
             *(_cell(r.values.get(key), r.unit) for key, _ in columns),
@@ -204,10 +260,12 @@ def render(rows: list[Row], markdown: bool = False) -> str:
         ]
         for r in rows
     ]
+    footnotes = [f"[{number}] {note}" for number, note in enumerate(notes, 1)]
+    footnotes = ["", *footnotes] if footnotes else []
     if markdown:
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         lines += ["| " + " | ".join(cells) + " |" for cells in body]
-        return "\n".join(lines)
+        return "\n".join([*lines, *footnotes])
     widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
 
     def fmt(cells: list[str]) -> str:
@@ -217,4 +275,4 @@ def render(rows: list[Row], markdown: bool = False) -> str:
         return "  ".join(aligned)
 
     rule = "-" * len(fmt(header))
-    return "\n".join([fmt(header), rule, *(fmt(cells) for cells in body)])
+    return "\n".join([fmt(header), rule, *(fmt(cells) for cells in body), *footnotes])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,16 +11,9 @@ from typing import Any
 import psutil
 
 from benchmarks import db
-from benchmarks.figures import (
-    Drain,
-    Plan,
-    fmt,
-    latency_line,
-    latency_summary,
-    stamp_rate,
-)
+from benchmarks.figures import Drain, Plan, fmt, stamp_rate
 from benchmarks.probe import StampReader, create_stamp_file
-from benchmarks.processes import ChildFailed, Client, Workers
+from benchmarks.processes import Client, Workers
 from benchmarks.proxy import CountingProxy, Counts
 from benchmarks.systems import System
 
@@ -65,7 +59,7 @@ class Harness:
         if system.key not in self._fill_clients:
             url = self.server.url(system.database)
             self._fill_clients[system.key] = Client(
-                system, self._env(system, url), self._log(system, "fill-client")
+                system, self.env(system, url), self.log_path(system, "fill-client")
             )
         return self._fill_clients[system.key]
 
@@ -79,43 +73,56 @@ class Harness:
         elapsed = time.monotonic() - self.t0
         print(f"[{elapsed:6.1f}s] {message}", flush=True)
 
-    def _log(self, system: System, what: str) -> Path:
+    def log_path(self, system: System, what: str) -> Path:
         path = self.logs / f"{system.key}-{what}.log"
         path.write_bytes(b"")
         return path
 
-    def _env(self, system: System, url: str, **extra: str) -> dict[str, str]:
+    def env(self, system: System, url: str, **extra: str) -> dict[str, str]:
         return system.env(url, {"BENCH_PROBE_FILE": self.stamp_path, **extra})
 
     # Defers ---------------------------------------------------------------------------------
 
+    def _defer_commands(
+        self, system: System, single: int, many: int
+    ) -> list[tuple[str, str, dict[str, Any]]]:
+        """The client's defer commands (name, label, arguments) that `system` can run."""
+        commands = [
+            ("defer_sync", "one per call, sync", {"n": single}),
+            ("defer_async", "one per call, async", {"n": single}),
+            ("defer_many", f"batches of {self.plan.batch}", {"n": many, "batch": self.plan.batch}),
+        ]
+        return [c for c in commands if system.sync_defers or c[0] != "defer_sync"]
+
+    def _between[T](
+        self,
+        system: System,
+        client: Client,
+        cmd: str,
+        arguments: dict[str, Any],
+        sample: Callable[[], T],
+    ) -> tuple[dict[str, Any], T, T]:
+        """Run a client command on an emptied queue; `sample` right before and right after it."""
+        marks: list[T] = []
+
+        def before() -> None:
+            system.reset(self.server)
+            marks.append(sample())
+
+        done = client.run(cmd, arguments, before=before, after=lambda: marks.append(sample()))
+        return done, marks[0], marks[1]
+
     def defers(self, system: System) -> dict[str, Any]:
         results: dict[str, Any] = {}
         url = self.server.url(system.database)
-        client = Client(system, self._env(system, url), self._log(system, "client"))
+        client = Client(system, self.env(system, url), self.log_path(system, "client"))
         backends = db.BackendCpu(self.server, system.database)
         try:
-            for cmd, label, arguments in (
-                ("defer_sync", "one per call, sync", {"n": self.plan.defer_single}),
-                ("defer_async", "one per call, async", {"n": self.plan.defer_single}),
-                (
-                    "defer_many",
-                    f"batches of {self.plan.batch}",
-                    {"n": self.plan.defer_many, "batch": self.plan.batch},
-                ),
-            ):
-                marks: dict[str, dict[int, float]] = {}
-
-                def before(marks: dict[str, dict[int, float]] = marks) -> None:
-                    system.reset(self.server)
-                    marks["before"] = backends.sample()
-
-                def after(marks: dict[str, dict[int, float]] = marks) -> None:
-                    marks["after"] = backends.sample()
-
-                done = client.run(cmd, arguments, before=before, after=after)
+            commands = self._defer_commands(system, self.plan.defer_single, self.plan.defer_many)
+            for cmd, label, arguments in commands:
+                done, first, last = self._between(system, client, cmd, arguments, backends.sample)
                 jobs = int(done["jobs"])
-                pg_cpu = db.BackendCpu.delta(marks["before"], marks["after"])
+                pg_cpu = db.BackendCpu.delta(first, last)
                 results[cmd] = {
                     "jobs": jobs,
                     "seconds": done["seconds"],
@@ -130,75 +137,6 @@ class Harness:
             client.close()
             backends.close()
             system.reset(self.server)
-        return results
-
-    # Latency --------------------------------------------------------------------------------
-
-    def latency(self, systems: list[System]) -> dict[str, dict[str, Any]]:
-        """Every system's idle worker and client run at once, and the samples are taken in
-        rounds, the systems taking turns: the machine's speed drifts by more than the gap
-        between close systems within a minute, so a ratio from one block per system would
-        measure the drift. Percentiles are over the samples of all rounds."""
-        rounds = self.plan.latency_rounds
-        per_round = -(-self.plan.latency_samples // rounds)
-        running: dict[str, tuple[Client, Workers]] = {}
-        values: dict[str, list[float]] = {system.key: [] for system in systems}
-        missed = dict.fromkeys(values, 0)
-        errors: dict[str, dict[str, Any]] = {}
-        try:
-            for system in systems:
-                url = self.server.url(system.database)
-                system.reset(self.server)
-                client = Client(system, self._env(system, url), self._log(system, "latency-client"))
-                running[system.key] = (
-                    client,
-                    Workers(
-                        system,
-                        self._env(system, url, BENCH_PROBE_UDP=f"127.0.0.1:{client.udp_port}"),
-                        concurrency=1,
-                        processes=1,
-                        one_shot=False,
-                        log_path=self._log(system, "latency-worker"),
-                    ),
-                )
-            for number in range(rounds):
-                self.say(f"  round {number + 1} of {rounds}")
-                for system in systems:
-                    if system.key in errors:
-                        continue
-                    client, workers = running[system.key]
-                    arguments = {
-                        "samples": max(
-                            0, min(per_round, self.plan.latency_samples - number * per_round)
-                        ),
-                        "budget": self.plan.latency_budget_s / rounds,
-                        "first_seq": number * per_round,
-                        "warm": number == 0,
-                    }
-                    try:
-                        done = client.run("latency", arguments, timeout=300, alive=workers.running)
-                    except ChildFailed as exc:
-                        done = {"error": str(exc)}
-                    if done.get("error"):
-                        errors[system.key] = {
-                            "error": done["error"],
-                            "worker_log": workers.log_tail(),
-                        }
-                        self.say(f"  {system.label}: latency FAILED: {done['error']}")
-                        continue
-                    values[system.key] += done["values"]
-                    missed[system.key] += done["missed"]
-        finally:
-            for client, workers in running.values():
-                client.close()
-                workers.close()
-            for system in systems:
-                system.reset(self.server)
-        results: dict[str, dict[str, Any]] = dict(errors)
-        for system in systems:
-            if system.key not in errors:
-                results[system.key] = latency_summary(values[system.key], missed[system.key])
-                self.say(f"  {system.label}: {latency_line(results[system.key])}")
         return results
 
     # Drains ---------------------------------------------------------------------------------
@@ -235,11 +173,11 @@ class Harness:
         self.stamps.reset()
         workers = Workers(
             system,
-            self._env(system, worker_url),
+            self.env(system, worker_url),
             concurrency=concurrency,
             processes=processes,
             one_shot=True,
-            log_path=self._log(system, tag),
+            log_path=self.log_path(system, tag),
         )
         base: Mark | None = None
         final: Mark | None = None
@@ -323,26 +261,16 @@ class Harness:
         results: dict[str, Any] = {}
         try:
             url = self.server.url(system.database, port=proxy.port)
-            client = Client(system, self._env(system, url), self._log(system, "rt-client"))
+            client = Client(system, self.env(system, url), self.log_path(system, "rt-client"))
             try:
-                for cmd, arguments in (
-                    ("defer_sync", {"n": self.plan.rt_defers}),
-                    ("defer_async", {"n": self.plan.rt_defers}),
-                    ("defer_many", {"n": self.plan.batch * 2, "batch": self.plan.batch}),
-                ):
-                    marks: dict[str, Counts] = {}
-
-                    def before(marks: dict[str, Counts] = marks) -> None:
-                        system.reset(self.server)
-                        marks["before"] = proxy.snapshot()
-
-                    def after(marks: dict[str, Counts] = marks) -> None:
-                        marks["after"] = proxy.snapshot()
-
-                    done = client.run(cmd, arguments, before=before, after=after)
+                commands = self._defer_commands(system, self.plan.rt_defers, 2 * self.plan.batch)
+                for cmd, _, arguments in commands:
+                    done, first, last = self._between(
+                        system, client, cmd, arguments, proxy.snapshot
+                    )
                     jobs = int(done["jobs"])
-                    trips = marks["after"].round_trips - marks["before"].round_trips
-                    statements = marks["after"].statements - marks["before"].statements
+                    trips = last.round_trips - first.round_trips
+                    statements = last.statements - first.statements
                     results[cmd] = {
                         "round_trips_per_job": trips / jobs,
                         "statements_per_job": statements / jobs,
@@ -361,9 +289,10 @@ class Harness:
             proxy.stop()
             system.reset(self.server)
         d = results.get("drain_c1", {})
+        single = "defer_sync" if "defer_sync" in results else "defer_async"
         self.say(
-            f"  {system.label}: round trips per single defer "
-            f"{results['defer_sync']['round_trips_per_job']:.2f}, per job drained (c1) "
+            f"  {system.label}: round trips per single defer ({single.removeprefix('defer_')}) "
+            f"{results[single]['round_trips_per_job']:.2f}, per job drained (c1) "
             f"{fmt(d.get('round_trips_per_job'))}, statements per job (c1) "
             f"{fmt(d.get('statements_per_job'))}"
         )

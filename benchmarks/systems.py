@@ -1,4 +1,9 @@
-"""The three systems side by side: how to set up, reset, run and check each one."""
+"""The systems side by side: how to set up, reset, run and check each one.
+
+Ours, stock Procrastinate, and PgQueuer twice: on psycopg (the driver this project uses) and on
+asyncpg (PgQueuer's default and its fastest), each in its own database, so that the latency phase
+can run every worker at once without one taking another's jobs.
+"""
 
 from __future__ import annotations
 
@@ -28,6 +33,12 @@ class System:
     database: str
     table_prefix: str
     filled_tables: tuple[str, ...]  # ANALYZEd once the queue is filled
+    pgq_driver: str | None = None  # PgQueuer's systems only: its database driver
+
+    @property
+    def sync_defers(self) -> bool:
+        """Whether its client can defer one job per sync call: asyncpg has no sync API."""
+        return self.pgq_driver != "asyncpg"
 
     def env(self, url: str, extra: dict[str, str] | None = None) -> dict[str, str]:
         """Environment of this system's processes, its database at `url`."""
@@ -62,6 +73,8 @@ class System:
             PY,
             "-m",
             "benchmarks.pgq_worker",
+            "--driver",
+            str(self.pgq_driver),
             "--batch-size",
             str(concurrency),
             "--max-concurrent-tasks",
@@ -73,7 +86,7 @@ class System:
         """Create the database if needed and bring its schema up to date."""
         db.ensure_database(server, self.database)
         env = self.env(server.url(self.database))
-        if self.key == "pgq":
+        if self.pgq_driver:
             if not db.queue_tables(server, self.database, "pgqueuer"):
                 install = [PY, "-m", "pgqueuer", "install"]
                 db.run_quiet(install, {**env, "PGDSN": env["DATABASE_URL"]})
@@ -89,7 +102,7 @@ class System:
 
     def outcome(self, server: db.Server) -> dict[str, int]:
         """Jobs by final status, to check that a drain ran every job and nothing failed."""
-        if self.key == "pgq":
+        if self.pgq_driver:
             return {
                 **db.fetch_counts(server, self.database, PGQ_LOGGED),
                 **db.fetch_counts(server, self.database, PGQ_QUEUED),
@@ -116,5 +129,13 @@ SYSTEMS = {
         "procrastinate_",
         ("procrastinate_jobs", "procrastinate_events"),
     ),
-    "pgq": System("pgq", "PgQueuer", "bench_pgqueuer", "pgqueuer", ("pgqueuer",)),
+    "pgq": System("pgq", "PgQueuer", "bench_pgqueuer", "pgqueuer", ("pgqueuer",), "psycopg"),
+    "pgq-asyncpg": System(
+        "pgq-asyncpg",
+        "PgQueuer (asyncpg)",
+        "bench_pgqueuer_asyncpg",
+        "pgqueuer",
+        ("pgqueuer",),
+        "asyncpg",
+    ),
 }
