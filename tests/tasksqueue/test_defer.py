@@ -2,7 +2,9 @@
 
 import datetime
 
+import psycopg
 import pytest
+from django import db as django_db
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -154,6 +156,17 @@ def test_defer_many_with_a_queueing_lock_taken_raises_already_enqueued_and_write
         configured.configure(lock=None).defer_many_sync([(2,), (3,)])
 
     assert ProcrastinateJob.objects.count() == 1
+
+
+def test_a_database_error_while_deferring_is_procrastinates_connector_exception():
+    with transaction.atomic():
+        with connection.cursor() as cursor, pytest.raises(django_db.DataError):
+            cursor.execute("SELECT 1 / 0")  # the transaction is aborted from here on
+        with pytest.raises(exceptions.ConnectorException) as raised:
+            add.defer_sync(1)
+        transaction.set_rollback(True)
+
+    assert isinstance(raised.value.__cause__, psycopg.errors.InFailedSqlTransaction)
 
 
 @pytest.mark.django_db(transaction=True)
