@@ -5,8 +5,9 @@ value per job, which cost more than the database's work for the same jobs. Here 
 one statement: VALUES for one job, unnest for many; all jobs of a call share their options and
 differ in their arguments, sent as JSON text. The rows are those Procrastinate's defer function
 would insert, through the Django connection (and so inside the caller's transaction); its triggers
-do the rest (notification, events). A connector swapped in (the test toolkit's in-memory queue)
-gets Procrastinate's own defer.
+do the rest (notification, events). An async defer that no transaction can hold goes over a
+connection of its event loop's own instead (`connections.py`). A connector swapped in (the test
+toolkit's in-memory queue) gets Procrastinate's own defer.
 
 The statement goes straight to a Django cursor rather than through Procrastinate's
 `DjangoConnector`, whose per-call wrapping (JSON values rewrapped, two exception-mapping context
@@ -14,13 +15,15 @@ managers, a dict per returned row) cost as much client time as the rest of a sin
 errors callers see are still Procrastinate's (`_connector_error`).
 """
 
+import asyncio
 import contextlib
 import json
+import weakref
 from collections.abc import Iterator, Sequence
 from typing import Any, LiteralString
 
 import psycopg
-from asgiref.sync import sync_to_async
+from asgiref.sync import AsyncToSync, sync_to_async
 from django.db import Error as DjangoDatabaseError
 from django.db import connections
 from procrastinate import connector as connector_module
@@ -30,6 +33,7 @@ from procrastinate.jobs import Job
 from procrastinate.manager import QUEUEING_LOCK_CONSTRAINT, JobManager
 
 from taiga.tasksqueue.conf import tq_settings
+from taiga.tasksqueue.defer.connections import LoopConnections, in_a_transaction
 from taiga.tasksqueue.defer.options import JobOptions
 
 _INSERT_JOBS = """
@@ -60,6 +64,10 @@ class JobInserter:
     def __init__(self) -> None:
         self._job_manager: JobManager | None = None
         self._replacement: connector_module.BaseConnector | None = None
+        self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopConnections] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._generation = 0  # of the database settings the loops' connections were opened with
 
     @property
     def job_manager(self) -> JobManager:
@@ -71,6 +79,7 @@ class JobInserter:
 
     def reset(self) -> None:
         self._job_manager = None
+        self._generation += 1
 
     @contextlib.contextmanager
     def replaced_by(self, replacement: connector_module.BaseConnector) -> Iterator[None]:
@@ -93,7 +102,31 @@ class JobInserter:
         if self._replacement is not None:
             jobs = _jobs(task_name, options, documents)
             return _job_ids(await self.job_manager.batch_defer_jobs_async(jobs))
-        return await sync_to_async(_insert_through_django)(task_name, options, documents)
+        own = await self._loop_connections(tq_settings.PROCRASTINATE_DATABASE_ALIAS)
+        if own is None:
+            return await sync_to_async(_insert_through_django)(task_name, options, documents)
+        query, arguments = _statement(task_name, options, documents)
+        try:
+            rows = await own.fetch_all(query, arguments)
+        except psycopg.Error as exc:
+            raise _connector_error(exc, options) from exc
+        return _ids(rows)
+
+    async def _loop_connections(self, alias: str) -> LoopConnections | None:
+        """The running loop's own connections, or None when the defer must go through Django's
+        connection: a transaction it may have to join, or none of the loop's free."""
+        loop = asyncio.get_running_loop()
+        # A loop that async_to_sync runs for a waiting sync thread lives for one call: connections
+        # of its own would be opened and closed per call, where the thread's is at hand.
+        if loop in AsyncToSync.loop_thread_executors or in_a_transaction(alias):
+            return None
+        own = self._loops.get(loop)
+        if own is None or (own.alias, own.generation) != (alias, self._generation):
+            if own is not None:
+                await own.close()
+            own = self._loops[loop] = LoopConnections(alias, self._generation)
+            await own.start()
+        return own if own.has_room() else None
 
 
 def _insert_through_django(task_name: str, options: JobOptions, documents: list[str]) -> list[int]:
@@ -104,7 +137,8 @@ def _insert_through_django(task_name: str, options: JobOptions, documents: list[
             cursor.execute(query, arguments)
             rows = cursor.fetchall()
     except DjangoDatabaseError as exc:
-        raise _connector_error(exc, options) from (exc.__cause__ or exc)
+        cause = exc.__cause__ or exc  # Django's errors wrap the driver's
+        raise _connector_error(cause, options) from cause
     return _ids(rows)
 
 
@@ -150,13 +184,12 @@ def _ids(rows: Sequence[Sequence[Any]]) -> list[int]:
     return sorted(row[0] for row in rows)
 
 
-def _connector_error(exc: DjangoDatabaseError, options: JobOptions) -> Exception:
+def _connector_error(exc: BaseException, options: JobOptions) -> Exception:
     """What Procrastinate's own defer raises for this database error: `AlreadyEnqueued` for a
     queueing lock already taken, `ConnectorException` for anything else."""
-    cause = exc.__cause__
     if (
-        isinstance(cause, psycopg.errors.UniqueViolation)
-        and cause.diag.constraint_name == QUEUEING_LOCK_CONSTRAINT
+        isinstance(exc, psycopg.errors.UniqueViolation)
+        and exc.diag.constraint_name == QUEUEING_LOCK_CONSTRAINT
     ):
         return exceptions.AlreadyEnqueued(
             "Job cannot be enqueued: there is already a job in the queue with the queueing lock "
