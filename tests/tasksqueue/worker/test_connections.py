@@ -7,6 +7,7 @@ import pytest
 from django.db import connection
 from procrastinate.contrib.django.models import ProcrastinateJob
 
+from taiga.tasksqueue.task import Task
 from taiga.tasksqueue.worker import connections as job_connections
 from taiga.tasksqueue.worker.connections import JobConnections
 from tests.tasksqueue.connection_tasks import (
@@ -21,7 +22,7 @@ from tests.tasksqueue.connection_tasks import (
 
 # (record, leave) for each kind of task: sync ones run in the worker's job threads, async ones'
 # ORM calls in the async ORM's thread.
-KINDS = {"sync": (record, leave), "async": (arecord, aleave)}
+KINDS: dict[str, tuple[Task, Task]] = {"sync": (record, leave), "async": (arecord, aleave)}
 
 
 @pytest.fixture
