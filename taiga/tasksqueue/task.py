@@ -80,14 +80,14 @@ class Task[**P, R]:
 
     async def _defer(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
         document = self.arguments.encode(args, kwargs, tq_settings.TASKSQUEUE_MAX_ARGS_BYTES)
-        [job_id] = await self.inserter.insert_async(self.name, self.options, [document])
+        [job_id] = await self.inserter.insert_async(self.name, self.options, document)
         return job_id
 
     def defer_sync(self, *args: P.args, **kwargs: P.kwargs) -> int:
         """Enqueue one job from sync code (inside the caller's transaction); returns its id."""
         self._refuse_event_loop()
         document = self.arguments.encode(args, kwargs, tq_settings.TASKSQUEUE_MAX_ARGS_BYTES)
-        [job_id] = self.inserter.insert(self.name, self.options, [document])
+        [job_id] = self.inserter.insert(self.name, self.options, document)
         return job_id
 
     def defer_many(self, calls: Iterable[CallArguments]) -> "Deferral[list[int]]":
@@ -96,16 +96,18 @@ class Task[**P, R]:
         return Deferral(self._defer_many(calls), self, "defer_many")
 
     async def _defer_many(self, calls: Iterable[CallArguments]) -> list[int]:
-        documents = self.arguments.encode_many(calls, tq_settings.TASKSQUEUE_MAX_ARGS_BYTES)
-        if not documents:
+        batch = self.arguments.encode_many(calls, tq_settings.TASKSQUEUE_MAX_ARGS_BYTES)
+        if not batch.size:
             return []
-        return await self.inserter.insert_async(self.name, self.options, documents)
+        return await self.inserter.insert_async(self.name, self.options, batch.document, many=True)
 
     def defer_many_sync(self, calls: Iterable[CallArguments]) -> list[int]:
         """Sync `defer_many`."""
         self._refuse_event_loop()
-        documents = self.arguments.encode_many(calls, tq_settings.TASKSQUEUE_MAX_ARGS_BYTES)
-        return self.inserter.insert(self.name, self.options, documents) if documents else []
+        batch = self.arguments.encode_many(calls, tq_settings.TASKSQUEUE_MAX_ARGS_BYTES)
+        if not batch.size:
+            return []
+        return self.inserter.insert(self.name, self.options, batch.document, many=True)
 
     @property
     def signature(self) -> inspect.Signature:

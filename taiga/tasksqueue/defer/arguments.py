@@ -10,7 +10,7 @@ naming the task and the argument, so a job is never half-written or written with
 import inspect
 import json
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.core.serializers.json import DjangoJSONEncoder
 
@@ -20,17 +20,37 @@ from taiga.tasksqueue.exceptions import ArgumentNotSerializable, ArgumentsTooLar
 # One item of `defer_many`: a dict of keyword arguments, or a tuple of positional arguments.
 CallArguments = Mapping[str, Any] | tuple[Any, ...]
 
+# json.dumps(cls=...) builds an encoder per call; an encoder keeps no state between calls.
+_ENCODER = DjangoJSONEncoder(allow_nan=False, separators=(",", ":"))
+
+
+class Batch(NamedTuple):
+    document: str  # a JSON array of the calls' arguments, one object per job, in order
+    size: int
+
 
 class TaskArguments:
     def __init__(self, task_name: str, signature: inspect.Signature) -> None:
         self.task_name = task_name
         self.signature = signature
-        self._var_keyword = next(
-            (p.name for p in signature.parameters.values() if p.kind is p.VAR_KEYWORD), None
-        )
+        parameters = signature.parameters.values()
+        self._var_keyword = next((p.name for p in parameters if p.kind is p.VAR_KEYWORD), None)
+        # Most tasks take plain parameters (no *args, **kwargs, positional- or keyword-only):
+        # calls to them with positional or with keyword arguments alone are bound here, several
+        # times faster than Signature.bind, which still binds (and words the errors of) the rest.
+        plain = all(p.kind is p.POSITIONAL_OR_KEYWORD for p in parameters)
+        self._names = tuple(signature.parameters) if plain else None
+        self._known = frozenset(signature.parameters)
+        self._required = frozenset(p.name for p in parameters if p.default is p.empty)
 
     def bind(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
         """Map a call's arguments to parameter names, as the worker will pass them."""
+        names = self._names
+        if names is not None:
+            if not kwargs and len(self._required) <= len(args) <= len(names):
+                return dict(zip(names, args, strict=False))
+            if not args and self._required <= kwargs.keys() <= self._known:
+                return {name: kwargs[name] for name in names if name in kwargs}
         try:
             bound = self.signature.bind(*args, **kwargs)
         except TypeError as exc:
@@ -46,21 +66,32 @@ class TaskArguments:
     def encode(self, args: tuple[Any, ...], kwargs: Mapping[str, Any], max_bytes: int) -> str:
         return dump_arguments(self.task_name, self.bind(args, kwargs), max_bytes)
 
-    def encode_many(self, calls: Iterable[CallArguments], max_bytes: int) -> list[str]:
-        """Each call's document; every call is checked before any is kept."""
-        documents = []
-        for call in calls:
-            if isinstance(call, tuple):
-                arguments = self.bind(call, {})
-            elif isinstance(call, Mapping):
-                arguments = self.bind((), call)
-            else:
-                raise TypeError(
-                    f"Task {self.task_name!r}: defer_many() takes dicts of keyword arguments or "
-                    f"tuples of positional arguments, not {type(call).__name__}."
-                )
-            documents.append(dump_arguments(self.task_name, arguments, max_bytes))
-        return documents
+    def encode_many(self, calls: Iterable[CallArguments], max_bytes: int) -> Batch:
+        """The calls' arguments in one document; every call is checked before any is kept.
+
+        One encoding of the whole list costs a fraction of one per call. A call's object is part
+        of the array, so when the array is within `max_bytes` and holds no text PostgreSQL would
+        refuse, so is each call's; otherwise each call is encoded alone to find the one at fault.
+        """
+        arguments = [self._bind_call(call) for call in calls]
+        try:
+            document = _ENCODER.encode(arguments)
+        except (TypeError, ValueError):
+            document = ""
+        if not document or _may_hold_unstorable_text(document) or len(document) > max_bytes:
+            each = [dump_arguments(self.task_name, call, max_bytes) for call in arguments]
+            document = f"[{','.join(each)}]"
+        return Batch(document, len(arguments))
+
+    def _bind_call(self, call: CallArguments) -> dict[str, Any]:
+        if isinstance(call, tuple):
+            return self.bind(call, {})
+        if isinstance(call, Mapping):
+            return self.bind((), call)
+        raise TypeError(
+            f"Task {self.task_name!r}: defer_many() takes dicts of keyword arguments or "
+            f"tuples of positional arguments, not {type(call).__name__}."
+        )
 
 
 def _refusal(task_name: str, arguments: dict[str, Any]) -> ArgumentNotSerializable:
@@ -98,17 +129,19 @@ def _refuse_unstorable_text(task_name: str, arguments: dict[str, Any]) -> None:
             )
 
 
+def _may_hold_unstorable_text(document: str) -> bool:
+    # ensure_ascii (json's default) writes NUL as \u0000 and surrogates as \udXXX (characters
+    # beyond the BMP too, as pairs): only then is there anything to look for.
+    return "\\u0000" in document or "\\ud" in document
+
+
 def dump_arguments(task_name: str, arguments: dict[str, Any], max_bytes: int) -> str:
     """Return `arguments` as a JSON document, or raise naming the argument that does not fit."""
     try:
-        document = json.dumps(
-            arguments, cls=DjangoJSONEncoder, allow_nan=False, separators=(",", ":")
-        )
+        document = _ENCODER.encode(arguments)
     except (TypeError, ValueError):
         raise _refusal(task_name, arguments) from None
-    # ensure_ascii (json's default) writes NUL as \u0000 and surrogates as \udXXX (characters
-    # beyond the BMP too, as pairs): only then is there anything to look for.
-    if "\\u0000" in document or "\\ud" in document:
+    if _may_hold_unstorable_text(document):
         _refuse_unstorable_text(task_name, arguments)
     # ensure_ascii also makes the length in characters the length in bytes.
     if len(document) > max_bytes:

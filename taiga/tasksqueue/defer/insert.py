@@ -2,17 +2,17 @@
 
 Procrastinate's defer builds a job object per item, copies and logs it, and adapts a composite
 value per job, which cost more than the database's work for the same jobs. Here one call inserts
-one statement: VALUES for one job, unnest for many; all jobs of a call share their options and
-differ in their arguments, sent as JSON text. The rows are those Procrastinate's defer function
-would insert, through the Django connection (and so inside the caller's transaction); its triggers
-do the rest (notification, events). An async defer that no transaction can hold goes over a
-connection of its event loop's own instead (`connections.py`). A connector swapped in (the test
-toolkit's in-memory queue) gets Procrastinate's own defer.
+one statement: VALUES for one job, the elements of a JSON array for many; all jobs of a call share
+their options and differ in their arguments, sent as JSON text. The rows are those Procrastinate's
+defer function would insert, through the Django connection (and so inside the caller's
+transaction); its triggers do the rest (notification, events). An async defer that no transaction
+can hold goes over a connection of its event loop's own instead (`connections.py`). A connector
+swapped in (the test toolkit's in-memory queue) gets Procrastinate's own defer.
 
 The statement goes straight to a Django cursor rather than through Procrastinate's
 `DjangoConnector`, whose per-call wrapping (JSON values rewrapped, two exception-mapping context
-managers, a dict per returned row) cost as much client time as the rest of a single defer; the
-errors callers see are still Procrastinate's (`_connector_error`).
+managers, a dict per returned row) cost about 0.03 ms of client CPU per defer; the errors callers
+see are still Procrastinate's (`_connector_error`).
 """
 
 import asyncio
@@ -36,12 +36,14 @@ from taiga.tasksqueue.conf import tq_settings
 from taiga.tasksqueue.defer.connections import LoopConnections, in_a_transaction
 from taiga.tasksqueue.defer.options import JobOptions
 
+# Many jobs: their arguments as one JSON array, parsed once, rather than an array of documents,
+# which cost the client an escaped literal per job and the server a parse per job.
 _INSERT_JOBS = """
 INSERT INTO procrastinate_jobs
        (queue_name, task_name, priority, lock, queueing_lock, args, scheduled_at)
 SELECT %(queue)s::varchar, %(task_name)s::varchar, %(priority)s::integer, %(lock)s::varchar,
-       %(queueing_lock)s::varchar, job.args::jsonb, %(scheduled_at)s::timestamptz
-  FROM unnest(%(args)s::text[]) WITH ORDINALITY AS job(args, position)
+       %(queueing_lock)s::varchar, job.args, %(scheduled_at)s::timestamptz
+  FROM jsonb_array_elements(%(args)s::jsonb) WITH ORDINALITY AS job(args, position)
  ORDER BY job.position
 RETURNING id
 """
@@ -90,22 +92,26 @@ class JobInserter:
         finally:
             self._replacement, self._job_manager = previous, None
 
-    def insert(self, task_name: str, options: JobOptions, documents: list[str]) -> list[int]:
-        """The jobs' ids, in the order of `documents`."""
+    def insert(
+        self, task_name: str, options: JobOptions, args_json: str, *, many: bool = False
+    ) -> list[int]:
+        """The ids of the jobs of `args_json`: one job's arguments as a JSON object, or (`many`) a
+        JSON array of them, in whose order the ids come."""
         if self._replacement is not None:
-            return _job_ids(self.job_manager.batch_defer_jobs(_jobs(task_name, options, documents)))
-        return _insert_through_django(task_name, options, documents)
+            jobs = _jobs(task_name, options, args_json, many)
+            return _job_ids(self.job_manager.batch_defer_jobs(jobs))
+        return _insert_through_django(task_name, options, args_json, many)
 
     async def insert_async(
-        self, task_name: str, options: JobOptions, documents: list[str]
+        self, task_name: str, options: JobOptions, args_json: str, *, many: bool = False
     ) -> list[int]:
         if self._replacement is not None:
-            jobs = _jobs(task_name, options, documents)
+            jobs = _jobs(task_name, options, args_json, many)
             return _job_ids(await self.job_manager.batch_defer_jobs_async(jobs))
         own = await self._loop_connections(tq_settings.PROCRASTINATE_DATABASE_ALIAS)
         if own is None:
-            return await sync_to_async(_insert_through_django)(task_name, options, documents)
-        query, arguments = _statement(task_name, options, documents)
+            return await sync_to_async(_insert_through_django)(task_name, options, args_json, many)
+        query, arguments = _statement(task_name, options, args_json, many)
         try:
             rows = await own.fetch_all(query, arguments)
         except psycopg.Error as exc:
@@ -129,8 +135,10 @@ class JobInserter:
         return own if own.has_room() else None
 
 
-def _insert_through_django(task_name: str, options: JobOptions, documents: list[str]) -> list[int]:
-    query, arguments = _statement(task_name, options, documents)
+def _insert_through_django(
+    task_name: str, options: JobOptions, args_json: str, many: bool
+) -> list[int]:
+    query, arguments = _statement(task_name, options, args_json, many)
     connection = connections[tq_settings.PROCRASTINATE_DATABASE_ALIAS]
     try:
         with connection.cursor() as cursor:
@@ -143,7 +151,7 @@ def _insert_through_django(task_name: str, options: JobOptions, documents: list[
 
 
 def _statement(
-    task_name: str, options: JobOptions, documents: list[str]
+    task_name: str, options: JobOptions, args_json: str, many: bool
 ) -> tuple[LiteralString, dict[str, Any]]:
     arguments = {
         "queue": options.queue,
@@ -152,14 +160,14 @@ def _statement(
         "lock": options.lock,
         "queueing_lock": options.queueing_lock,
         "scheduled_at": options.scheduled_at(),
+        "args": args_json,
     }
-    if len(documents) == 1:
-        return _INSERT_JOB, {**arguments, "args": documents[0]}
-    return _INSERT_JOBS, {**arguments, "args": documents}
+    return (_INSERT_JOBS if many else _INSERT_JOB), arguments
 
 
-def _jobs(task_name: str, options: JobOptions, documents: list[str]) -> list[Job]:
+def _jobs(task_name: str, options: JobOptions, args_json: str, many: bool) -> list[Job]:
     scheduled_at = options.scheduled_at()
+    calls = json.loads(args_json)
     return [
         Job(
             id=None,
@@ -168,10 +176,10 @@ def _jobs(task_name: str, options: JobOptions, documents: list[str]) -> list[Job
             priority=options.priority,
             lock=options.lock,
             queueing_lock=options.queueing_lock,
-            task_kwargs=json.loads(document),
+            task_kwargs=kwargs,
             scheduled_at=scheduled_at,
         )
-        for document in documents
+        for kwargs in (calls if many else [calls])
     ]
 
 
@@ -180,7 +188,7 @@ def _job_ids(jobs: list[Job]) -> list[int]:
 
 
 def _ids(rows: Sequence[Sequence[Any]]) -> list[int]:
-    # Ids come from a sequence, in the order the rows were inserted: the order of `documents`.
+    # Ids come from a sequence, in the order the rows were inserted: the order of the arguments.
     return sorted(row[0] for row in rows)
 
 

@@ -2,6 +2,7 @@
 
 import datetime
 import decimal
+import json
 import uuid
 
 import pytest
@@ -79,3 +80,53 @@ def test_arguments_over_the_size_limit_are_refused_and_no_job_is_written():
         "the 40 byte limit (TASKSQUEUE_MAX_ARGS_BYTES). Store the data and pass its id."
     )
     assert ProcrastinateJob.objects.count() == 1
+
+
+@override_settings(TASKSQUEUE_MAX_ARGS_BYTES=20)
+def test_the_limit_is_per_job_in_a_defer_many_whatever_the_size_of_the_whole_batch():
+    ids = add.defer_many_sync([(n, n) for n in range(10)])  # {"a":9,"b":9}: 13 bytes each
+
+    assert [ProcrastinateJob.objects.get(id=job_id).args for job_id in ids] == [
+        {"a": n, "b": n} for n in range(10)
+    ]
+    with pytest.raises(ArgumentsTooLarge, match="arguments are 23 bytes of JSON, over the 20"):
+        add.defer_many_sync([(1,), ("x" * 15,), (2,)])  # {"a":"xx...x"}: 23 bytes
+    assert ProcrastinateJob.objects.count() == 10
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "message"),
+    [
+        ({1, 2}, ArgumentNotSerializable, r"argument 'b' \(set\) cannot be stored as JSON"),
+        ("a\x00b", ArgumentNotSerializable, "argument 'b' holds a NUL character"),
+    ],
+    ids=["not-json", "nul"],
+)
+def test_one_bad_call_in_a_defer_many_is_named_and_no_job_is_written(bad, error, message):
+    with pytest.raises(error, match=message):
+        add.defer_many_sync([(1, 2), (3, bad), (5, 6)])
+
+    assert not ProcrastinateJob.objects.exists()
+
+
+def test_text_beyond_the_bmp_in_a_defer_many_is_stored_as_given():
+    # Written as surrogate pairs (\ud83d\ude00), which the batch's quick look cannot tell from a
+    # lone surrogate: each call is then looked at alone, and all of them pass.
+    ids = add.defer_many_sync([("😀",), ("☃",)])
+
+    assert [ProcrastinateJob.objects.get(id=job_id).args for job_id in ids] == [
+        {"a": "😀"},
+        {"a": "☃"},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs"),
+    [((1,), {}), ((1, 2), {}), ((), {"a": 1}), ((), {"b": 2, "a": 1}), ((1,), {"b": 2})],
+)
+def test_arguments_are_bound_in_the_order_of_the_signature_as_signature_bind_binds_them(
+    args, kwargs
+):
+    bound = add.signature.bind(*args, **kwargs).arguments
+
+    assert add.arguments.encode(args, kwargs, 100) == json.dumps(bound, separators=(",", ":"))
