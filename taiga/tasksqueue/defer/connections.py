@@ -11,7 +11,7 @@ connection to the queue's database opened in this process (remembered from Djang
 `connection_created` signal): when none of them is in a transaction, there is none for a defer to
 join, and `LoopConnections` sends the INSERT over an autocommit psycopg connection of the event
 loop's own, as it would have been sent on Django's (committed when the defer returns). Otherwise
-the defer hops, as before.
+the defer hops.
 """
 
 import select
@@ -24,7 +24,8 @@ import psycopg
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
-from procrastinate.contrib.django import connector_params
+
+from taiga.tasksqueue.worker.pool import pool_params
 
 # More connections than the loop ever runs defers at once would only sit idle; when all are busy,
 # a defer goes through Django's connection instead of opening more, so that a burst of concurrent
@@ -81,7 +82,9 @@ class LoopConnections:
     def __init__(self, alias: str, generation: int) -> None:
         self.alias = alias
         self.generation = generation
-        self.params = connector_params(alias)
+        # Statements prepared as the worker's are (unless the database's OPTIONS set
+        # prepare_threshold): PostgreSQL plans a defer's INSERT once per connection, not per call.
+        self.params = pool_params(alias)
         self.idle: list[psycopg.AsyncConnection[Any]] = []
         self.opened = 0
         self.closing = False
