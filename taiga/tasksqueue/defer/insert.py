@@ -6,7 +6,7 @@ one statement: VALUES for one job, the elements of a JSON array for many; all jo
 their options and differ in their arguments, sent as JSON text. The rows are those Procrastinate's
 defer function would insert, through the Django connection (and so inside the caller's
 transaction); its triggers do the rest (notification, events). An async defer that no transaction
-can hold goes over a connection of its event loop's own instead (`connections.py`). A connector
+can hold goes over a connection of its event loop's own instead (`loop_connections.py`). A connector
 swapped in (the test toolkit's in-memory queue) gets Procrastinate's own defer.
 
 The statement goes straight to a Django cursor rather than through Procrastinate's
@@ -33,7 +33,7 @@ from procrastinate.jobs import Job
 from procrastinate.manager import QUEUEING_LOCK_CONSTRAINT, JobManager
 
 from taiga.tasksqueue.conf import tq_settings
-from taiga.tasksqueue.defer.connections import LoopConnections, in_a_transaction
+from taiga.tasksqueue.defer.loop_connections import LoopConnections, in_a_transaction
 from taiga.tasksqueue.defer.options import JobOptions
 
 # Many jobs: their arguments as one JSON array, parsed once, rather than an array of documents,

@@ -14,7 +14,7 @@ from procrastinate import exceptions
 from procrastinate.contrib.django import connector_params
 from procrastinate.contrib.django.models import ProcrastinateJob
 
-from taiga.tasksqueue.defer.connections import MAX_CONNECTIONS, in_a_transaction
+from taiga.tasksqueue.defer.loop_connections import MAX_CONNECTIONS, in_a_transaction
 from taiga.tasksqueue.manager import manager as tqmanager
 from tests.tasksqueue.sample_tasks import configured, double
 from tests.utils.waiting import wait_until

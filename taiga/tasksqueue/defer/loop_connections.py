@@ -50,7 +50,7 @@ def _on_connection_created(*, connection: BaseDatabaseWrapper, **kwargs: Any) ->
     _remember(connection)
 
 
-connection_created.connect(_on_connection_created, dispatch_uid="tasksqueue.defer.connections")
+connection_created.connect(_on_connection_created, dispatch_uid="tasksqueue.defer.loop_connections")
 # Connections opened before this module was imported (in this thread: other threads open theirs
 # later) would otherwise go unseen.
 for _connection in connections.all(initialized_only=True):
