@@ -70,6 +70,8 @@ class JobConnections:
         self._orm_open = True  # nothing is known before the first check
         self._orm_used = True
         self._orm_checked_at = 0.0
+        # Django's connection objects that carry `_note_orm_query`, which is taken off at the end.
+        self._noted: weakref.WeakSet[BaseDatabaseWrapper] = weakref.WeakSet()
 
     # Sync tasks: in their own job thread, before and after the task.
 
@@ -148,7 +150,10 @@ class JobConnections:
         if not hasattr(self._job_thread, "last_end"):
             # Outside the job threads: the async ORM's thread (or the worker's own start-up).
             self._orm_open = self._orm_used = True
-            connection.execute_wrappers.append(self._note_orm_query)
+            # The wrapper object outlives its connections: one note per wrapper, not per connect.
+            if self._note_orm_query not in connection.execute_wrappers:
+                connection.execute_wrappers.append(self._note_orm_query)
+                self._noted.add(connection)
 
     def _note_orm_query(
         self, execute: Callable[..., Any], sql: Any, params: Any, many: bool, context: Any
@@ -167,6 +172,10 @@ class JobConnections:
             yield
         finally:
             connection_created.disconnect(self._on_connection_created)
+            # No job runs any more: a worker run in a process that goes on (tests, the toolkit)
+            # leaves no note behind on connection objects that outlive it.
+            for connection in self._noted:
+                connection.execute_wrappers.remove(self._note_orm_query)
 
     def middleware(self, defaults: list[TaskMiddleware]) -> list[TaskMiddleware]:
         """The worker's task middleware: these outermost, Procrastinate's per-job closing gone."""

@@ -151,3 +151,15 @@ def test_a_connection_that_died_while_idle_is_replaced_before_the_next_job(monke
     assert errors == []
     assert len(pids) == 2
     assert pids[0] != pids[1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_connecting_again_does_not_stack_the_note_of_queries_on_djangos_connection():
+    keeper = JobConnections(max_age=0)
+    with keeper.watching():
+        for _ in range(3):
+            connection.close()
+            connection.ensure_connection()
+        assert connection.execute_wrappers == [keeper._note_orm_query]
+
+    assert connection.execute_wrappers == []  # and none left once the worker has stopped
