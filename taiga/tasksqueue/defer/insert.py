@@ -60,8 +60,10 @@ RETURNING id
 
 
 class JobInserter:
-    """Where defers go: the queue's database through Django's connection, unless a connector is
-    swapped in. Its job manager is built once, and again after the database setting changes."""
+    """Where defers go: the queue's database through Django's connection (or, for an async defer
+    no transaction can hold, the event loop's own connections), unless a connector is swapped in.
+    Its job manager is built once, and again after the database settings change, as are the
+    loops' connections."""
 
     def __init__(self) -> None:
         self._job_manager: JobManager | None = None
@@ -128,10 +130,13 @@ class JobInserter:
             return None
         own = self._loops.get(loop)
         if own is None or (own.alias, own.generation) != (alias, self._generation):
-            if own is not None:
-                await own.close()
-            own = self._loops[loop] = LoopConnections(alias, self._generation)
+            # Replaced before the old ones are closed, so that no other defer of the loop, while
+            # this one waits for the closing, finds them and closes them again.
+            old, own = own, LoopConnections(alias, self._generation)
+            self._loops[loop] = own
             await own.start()
+            if old is not None:
+                await old.close()
         return own if own.has_room() else None
 
 
