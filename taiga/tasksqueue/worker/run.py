@@ -55,11 +55,14 @@ async def run_worker(options: WorkerOptions) -> None:
         stack.callback(threads.stop)
         async with worker_pool(POOL_SIZE) as pool, app.open_async(pool):
             logger.info(
-                "worker %r started on %s, concurrency %d, %d database connections",
+                "worker %r started on %s, concurrency %d, %d database connections for the queue "
+                "and up to %d for its tasks",
                 options.worker_name,
                 options.describe_queues(),
                 options.concurrency,
-                POOL_SIZE,
+                POOL_SIZE + 1,  # and the one that LISTENs
+                # A thread per slot for sync tasks, and the async ORM's thread.
+                options.concurrency + 1,
             )
             supervisor = Supervisor(app, options, job_log, jobs, job_connections, threads)
             work = asyncio.create_task(supervisor.run())

@@ -132,7 +132,8 @@ def test_one_shot_in_process_logs_retries_failures_and_unknown_tasks(caplog):
         if entry.name == "taiga.tasksqueue.worker"
     ]
     assert lines == [
-        "worker 'inline' started on queues checks, concurrency 1, 3 database connections",
+        "worker 'inline' started on queues checks, concurrency 1, 4 database connections for the "
+        "queue and up to 2 for its tasks",
         f"job started task={task} id={failing} queue=checks attempt=1",
         f"job ended task={task} id={failing} queue=checks attempt=1 duration=_ outcome=retry "
         "error=ValueError: report went wrong",

@@ -97,8 +97,9 @@ class Command(BaseCommand):
             "worker",
             help="Run a worker that processes jobs.",
             description="Run a worker with its own database connections (three, and one to "
-            "LISTEN). SIGTERM or SIGINT stops it taking jobs and lets the running ones finish "
-            "(up to --shutdown-timeout), then it exits 0; a second signal stops it at once.",
+            "LISTEN), and Django's for its tasks, kept across jobs (docs/connections.md). "
+            "SIGTERM or SIGINT stops it taking jobs and lets the running ones finish (up to "
+            "--shutdown-timeout), then it exits 0; a second signal stops it at once.",
         )
         worker.add_argument(
             "-c",
