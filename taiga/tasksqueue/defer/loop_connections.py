@@ -25,7 +25,7 @@ from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
 
-from taiga.tasksqueue.worker.pool import pool_params
+from taiga.tasksqueue.connection_params import queue_connection_params
 
 # More connections than the loop ever runs defers at once would only sit idle; when all are busy,
 # a defer goes through Django's connection instead of opening more, so that a burst of concurrent
@@ -84,7 +84,7 @@ class LoopConnections:
         self.generation = generation
         # Statements prepared as the worker's are (unless the database's OPTIONS set
         # prepare_threshold): PostgreSQL plans a defer's INSERT once per connection, not per call.
-        self.params = pool_params(alias)
+        self.params = queue_connection_params(alias)
         self.idle: list[psycopg.AsyncConnection[Any]] = []
         self.opened = 0
         self.closing = False

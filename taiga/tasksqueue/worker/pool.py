@@ -6,10 +6,9 @@ from typing import Any
 
 import psycopg
 import psycopg_pool
-from django.db import connections
-from procrastinate.contrib.django import connector_params
 
 from taiga.tasksqueue.conf import tq_settings
+from taiga.tasksqueue.connection_params import queue_connection_params
 
 # One connection fetching, one recording outcomes (both one statement at a time, whatever the
 # concurrency), one for the rest: heartbeats, retries, abort polling, the periodic deferrer. LISTEN
@@ -23,24 +22,6 @@ POOL_SIZE = 3
 # means the server is unreachable: fail fast and let the supervisor take over, rather than
 # psycopg's 30 s per statement.
 POOL_WAIT_SECONDS = 5.0
-
-PREPARE_THRESHOLD = 5  # psycopg's own default
-
-
-def pool_params(alias: str) -> dict[str, Any]:
-    """Django's parameters for the database, with statements prepared unless its OPTIONS say.
-
-    psycopg prepares a statement the fifth time a connection runs it: parsed and planned once,
-    then only executed. Django turns that off unless OPTIONS ask for it, so that a pooler in
-    transaction mode keeps working. The worker runs the same few statements thousands of times,
-    and planning them every time cost up to a third of its drain rate (docs/performance.md). A
-    `prepare_threshold` in the database's OPTIONS still wins: None there (a pooler that cannot
-    keep prepared statements) turns preparing off for the worker too.
-    """
-    params = connector_params(alias)
-    if "prepare_threshold" not in connections[alias].settings_dict.get("OPTIONS", {}):
-        params["prepare_threshold"] = PREPARE_THRESHOLD
-    return params
 
 
 async def _autocommit(connection: psycopg.AsyncConnection[Any]) -> None:
@@ -56,7 +37,7 @@ async def worker_pool(size: int) -> AsyncIterator[psycopg_pool.AsyncConnectionPo
     connections.
     """
     pool = psycopg_pool.AsyncConnectionPool(
-        kwargs=pool_params(tq_settings.PROCRASTINATE_DATABASE_ALIAS),
+        kwargs=queue_connection_params(tq_settings.PROCRASTINATE_DATABASE_ALIAS),
         min_size=size,
         max_size=size,
         open=False,

@@ -155,8 +155,8 @@ CONTRACT: list[tuple[str, Callable[[], bool], str]] = [
             and callable(db_cleanup.close_db_connections_async)
             and callable(connector_params)
         ),
-        "taiga/tasksqueue/worker/connections.py takes the first two's place; worker/pool.py "
-        "calls the last",
+        "taiga/tasksqueue/worker/connections.py takes the first two's place; "
+        "connection_params.py calls the last",
     ),
     (
         "App.replace_connector, App.periodic_registry.periodic_tasks, App.worker_defaults",
