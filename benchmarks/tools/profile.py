@@ -154,6 +154,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--jobs", type=int, default=10_000)
     parser.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
+    parser.add_argument(
+        "--task",
+        default="noop",
+        help="the benchmark task to drain (benchmarks/tasks.py: noop, noop_sync, orm_sync, ...)",
+    )
+    parser.add_argument(
+        "--gil",
+        action="store_true",
+        help="sample only the thread holding the GIL: needed for sync tasks, whose idle threads "
+        "wait in C where py-spy cannot tell them from busy ones",
+    )
     args = parser.parse_args(argv)
 
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
@@ -174,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         client.run(
             "defer_many",
-            {"n": args.jobs, "batch": 1000},
+            {"n": args.jobs, "batch": 1000, "task": args.task},
             before=lambda: system.reset(server),
         )
     finally:
@@ -186,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     command = [
         py_spy,
         "record",
+        *(["--gil"] if args.gil else []),
         "--format",
         "raw",
         "--rate",
