@@ -90,6 +90,11 @@ class System:
             if not db.queue_tables(server, self.database, "pgqueuer"):
                 install = [PY, "-m", "pgqueuer", "install"]
                 db.run_quiet(install, {**env, "PGDSN": env["DATABASE_URL"]})
+        elif self.key == "stock":
+            # Procrastinate's schema as it comes, without this project's own migrations, and
+            # Django's auth_user for the real tasks.
+            for app in ("procrastinate", "auth"):
+                db.run_quiet([PY, "manage.py", "migrate", app, "--noinput"], env)
         else:
             db.run_quiet([PY, "manage.py", "migrate", "--noinput"], env)
 
