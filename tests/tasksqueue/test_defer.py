@@ -117,8 +117,17 @@ def test_defer_many_sync_inserts_all_jobs_in_one_statement():
     with CaptureQueriesContext(connection) as queries:
         ids = add.defer_many_sync([(1, 2), {"a": 3}, (4,)])
 
-    assert len(queries.captured_queries) == 1
+    # Inside the test's transaction, one more statement ends the batch's mark (test_batch_events).
+    assert [query["sql"].split()[0] for query in queries.captured_queries] == ["WITH", "SELECT"]
     assert [job(job_id).args for job_id in ids] == [{"a": 1, "b": 2}, {"a": 3}, {"a": 4}]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_defer_many_sync_is_one_statement():
+    with CaptureQueriesContext(connection) as queries:
+        add.defer_many_sync([(1,), (2,)])
+
+    assert len(queries.captured_queries) == 1
 
 
 def test_defer_many_validates_every_item_before_inserting_any():

@@ -5,6 +5,7 @@ version these were read from."""
 
 import inspect
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -15,6 +16,27 @@ from taiga.tasksqueue.manager import manager as tqmanager
 
 LEAN = "taiga/tasksqueue/worker/lean_worker.py"
 STATEMENTS = "taiga/tasksqueue/worker/statements.py"
+
+
+INSERT_TRIGGERS = (
+    "procrastinate_jobs_notify_queue_job_inserted",
+    "procrastinate_trigger_status_events_insert",
+)
+INSERT_TRIGGER_MIGRATIONS = {
+    "00.00.00_01_initial.sql",
+    "00.07.01_01_fix_trigger_status_events_insert.sql",
+    "03.00.00_01_pre_cancel_notification.sql",
+    "03.00.00_50_post_cancel_notification.sql",
+}
+
+
+def _migrations_naming(names: tuple[str, ...]) -> set[str]:
+    folder = Path(sql.__file__).parent / "migrations"
+    return {
+        path.name
+        for path in folder.glob("*.sql")
+        if any(name in path.read_text() for name in names)
+    }
 
 
 def parameters(function: Callable[..., object]) -> list[str]:
@@ -166,6 +188,17 @@ CONTRACT: list[tuple[str, Callable[[], bool], str]] = [
             and isinstance(tqmanager.app.worker_defaults, dict)
         ),
         "taiga/tasksqueue/worker/run.py and supervisor.py",
+    ),
+    (
+        "the jobs' two per-row INSERT triggers, last made by migration 03.00.00_50, and a worker "
+        "that reads only the type of a job_inserted notification",
+        lambda: (
+            _migrations_naming(INSERT_TRIGGERS) == INSERT_TRIGGER_MIGRATIONS
+            and 'notification["type"] == "job_inserted"'
+            in inspect.getsource(worker.Worker._handle_notification)
+        ),
+        "taiga/tasksqueue/migrations/0002_batch_inserts_skip_row_triggers.py, which recreates "
+        "them, and the batch INSERT in taiga/tasksqueue/defer/insert.py, which does their work",
     ),
 ]
 
