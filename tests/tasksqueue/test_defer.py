@@ -179,7 +179,7 @@ def test_a_database_error_while_deferring_is_procrastinates_connector_exception(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_defer_many_inside_a_rolled_back_transaction_leaves_no_job():
+def test_defer_many_inside_a_rolled_back_transaction_leaves_no_job_and_no_event():
     def defer_then_fail() -> None:
         with transaction.atomic():
             add.defer_many_sync([(1,), (2,)])
@@ -189,6 +189,7 @@ def test_defer_many_inside_a_rolled_back_transaction_leaves_no_job():
         defer_then_fail()
 
     assert not ProcrastinateJob.objects.exists()
+    assert not ProcrastinateEvent.objects.exists()  # the batch writes its events itself
 
 
 def test_calling_the_task_runs_the_function_inline():

@@ -8,7 +8,7 @@ import psycopg
 import pytest
 from django.db import connection, transaction
 from django.utils import timezone
-from procrastinate.contrib.django.models import ProcrastinateEvent, ProcrastinateJob
+from procrastinate.contrib.django.models import ProcrastinateEvent
 
 from tests.tasksqueue.sample_tasks import add, double
 from tests.utils.processes import database_url
@@ -56,20 +56,6 @@ def test_inside_a_transaction_the_defers_after_a_batch_get_their_events_from_the
     assert events([*batch, single, raw]) == [
         (job_id, "deferred") for job_id in sorted([*batch, single, raw])
     ]
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_batch_rolled_back_leaves_no_job_and_no_event():
-    def defer_then_fail() -> None:
-        with transaction.atomic():
-            add.defer_many_sync([(1,), (2,)])
-            raise RuntimeError("rolled back")
-
-    with pytest.raises(RuntimeError):
-        defer_then_fail()
-
-    assert ProcrastinateJob.objects.count() == 0
-    assert ProcrastinateEvent.objects.count() == 0
 
 
 @pytest.mark.django_db(transaction=True)
