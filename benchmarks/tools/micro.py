@@ -40,7 +40,7 @@ def job_lines() -> None:
     from procrastinate.jobs import Job
 
     from taiga.base.log_format import Formatter
-    from taiga.tasksqueue.worker import job_log
+    from taiga.tasksqueue.worker.jobs import job_log
 
     logger = job_log.logger
     saved = (logger.handlers[:], logger.level, logger.propagate)
@@ -101,9 +101,9 @@ def _database_options(**options: Any) -> Iterator[None]:
 
 
 async def _fetch_times(worker_id: int) -> dict[int, float]:
-    from taiga.tasksqueue.worker.pool import worker_pool
-    from taiga.tasksqueue.worker.reconnect import ReconnectingConnector
-    from taiga.tasksqueue.worker.statements import BatchingJobManager
+    from taiga.tasksqueue.worker.jobs.statements import BatchingJobManager
+    from taiga.tasksqueue.worker.queue_db.pool import worker_pool
+    from taiga.tasksqueue.worker.queue_db.reconnect import ReconnectingConnector
 
     times = {}
     async with worker_pool(1) as pool:
@@ -141,7 +141,7 @@ def _explain(connection: Any, statement: str, runs: list[dict[str, Any]]) -> Non
 
 
 def plans(server: db.Server, database: str) -> None:
-    from taiga.tasksqueue.worker.statements import FINISH_JOBS, fetch_statement
+    from taiga.tasksqueue.worker.jobs.statements import FINISH_JOBS, fetch_statement
 
     runs = 3
     with server.connect(database) as connection:

@@ -108,7 +108,8 @@ class TasksQueueSettings:
         10.0, NUMBER, "how often a worker records that it is alive"
     )
     # A worker keeps each thread's Django connections across jobs this long, checked after every
-    # job (worker/connections.py); 0 closes them after every job, as Django does per request.
+    # job (worker/task_runtime/connections.py); 0 closes them after every job, as Django does per
+    # request.
     TASKSQUEUE_WORKER_CONN_MAX_AGE: Setting[float] = Setting(
         600.0, NUMBER, "seconds a worker keeps a database connection across jobs", NOT_NEGATIVE
     )

@@ -1,5 +1,5 @@
-"""psycopg parameters of the queue's own connections: the worker's pool (`worker/pool.py`) and the
-connections of async defers (`defer/loop_connections.py`), taken from Django's settings."""
+"""psycopg parameters of the queue's own connections: the worker's pool (`worker/queue_db/pool.py`)
+and the connections of async defers (`defer/loop_connections.py`), taken from Django's settings."""
 
 from typing import Any
 

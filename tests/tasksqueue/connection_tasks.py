@@ -1,4 +1,4 @@
-"""Tasks for the tests of a worker's Django connections (`worker/connections.py`).
+"""Tasks for the tests of a worker's Django connections (`worker/task_runtime/connections.py`).
 
 `record` notes which PostgreSQL backend ran it (pid and start time: one server process, so one
 connection) and whether it found itself inside a transaction, in the table BACKENDS. `leave` records

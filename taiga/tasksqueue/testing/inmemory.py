@@ -21,9 +21,9 @@ from procrastinate.worker import Worker
 
 from taiga.tasksqueue.manager import manager
 from taiga.tasksqueue.testing.rows import JobRow, to_job_row
-from taiga.tasksqueue.worker.job_log import JobLog
-from taiga.tasksqueue.worker.lean_worker import LeanWorker
-from taiga.tasksqueue.worker.statements import BatchingJobManager
+from taiga.tasksqueue.worker.jobs.job_log import JobLog
+from taiga.tasksqueue.worker.jobs.lean_worker import LeanWorker
+from taiga.tasksqueue.worker.jobs.statements import BatchingJobManager
 
 
 def _in_test_thread(

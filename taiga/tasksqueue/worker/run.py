@@ -10,17 +10,18 @@ from procrastinate import App
 
 from taiga.tasksqueue.conf import tq_settings
 from taiga.tasksqueue.manager import manager
-from taiga.tasksqueue.worker.connections import JobConnections
-from taiga.tasksqueue.worker.job_log import JobLog
-from taiga.tasksqueue.worker.job_threads import JobThreads
+from taiga.tasksqueue.worker import LOGGER_NAME
+from taiga.tasksqueue.worker.jobs.job_log import JobLog
+from taiga.tasksqueue.worker.jobs.statements import BatchingJobManager
 from taiga.tasksqueue.worker.options import WorkerOptions
-from taiga.tasksqueue.worker.pool import POOL_SIZE, worker_pool
-from taiga.tasksqueue.worker.reconnect import ReconnectingConnector
+from taiga.tasksqueue.worker.queue_db.pool import POOL_SIZE, worker_pool
+from taiga.tasksqueue.worker.queue_db.reconnect import ReconnectingConnector
 from taiga.tasksqueue.worker.shutdown import GracefulStop
-from taiga.tasksqueue.worker.statements import BatchingJobManager
 from taiga.tasksqueue.worker.supervisor import Supervisor
+from taiga.tasksqueue.worker.task_runtime.connections import JobConnections
+from taiga.tasksqueue.worker.task_runtime.job_threads import JobThreads
 
-logger = logging.getLogger(__package__)
+logger = logging.getLogger(LOGGER_NAME)
 
 
 @contextlib.contextmanager

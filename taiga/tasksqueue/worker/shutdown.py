@@ -8,10 +8,11 @@ import signal
 import sys
 from collections.abc import Iterator
 
-from taiga.tasksqueue.worker.job_log import JobLog
+from taiga.tasksqueue.worker import LOGGER_NAME
+from taiga.tasksqueue.worker.jobs.job_log import JobLog
 from taiga.tasksqueue.worker.supervisor import Supervisor
 
-logger = logging.getLogger(__package__)
+logger = logging.getLogger(LOGGER_NAME)
 
 # After the shutdown timeout Procrastinate cancels the async jobs still running and records them
 # as aborted, which takes a moment; sync jobs cannot be cancelled and would keep it waiting.

@@ -17,15 +17,16 @@ from procrastinate import App, exceptions
 from procrastinate.app import WorkerOptions as ProcrastinateWorkerOptions
 
 from taiga.tasksqueue.text import first_line
-from taiga.tasksqueue.worker.connections import JobConnections
-from taiga.tasksqueue.worker.job_log import JobLog
-from taiga.tasksqueue.worker.job_threads import JobThreads
-from taiga.tasksqueue.worker.lean_worker import LeanWorker
+from taiga.tasksqueue.worker import LOGGER_NAME
+from taiga.tasksqueue.worker.jobs.job_log import JobLog
+from taiga.tasksqueue.worker.jobs.lean_worker import LeanWorker
+from taiga.tasksqueue.worker.jobs.statements import BatchingJobManager
 from taiga.tasksqueue.worker.options import WorkerOptions, worker_kwargs
-from taiga.tasksqueue.worker.reconnect import Backoff, connection_lost
-from taiga.tasksqueue.worker.statements import BatchingJobManager
+from taiga.tasksqueue.worker.queue_db.reconnect import Backoff, connection_lost
+from taiga.tasksqueue.worker.task_runtime.connections import JobConnections
+from taiga.tasksqueue.worker.task_runtime.job_threads import JobThreads
 
-logger = logging.getLogger(__package__)
+logger = logging.getLogger(LOGGER_NAME)
 
 # How often a running worker looks for its own jobs left in "doing" that it is not running.
 AUDIT_INTERVAL_SECONDS = 10.0

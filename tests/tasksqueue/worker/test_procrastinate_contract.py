@@ -14,8 +14,8 @@ from procrastinate.contrib.django import connector_params, db_cleanup
 
 from taiga.tasksqueue.manager import manager as tqmanager
 
-LEAN = "taiga/tasksqueue/worker/lean_worker.py"
-STATEMENTS = "taiga/tasksqueue/worker/statements.py"
+LEAN = "taiga/tasksqueue/worker/jobs/lean_worker.py"
+STATEMENTS = "taiga/tasksqueue/worker/jobs/statements.py"
 
 
 INSERT_TRIGGERS = (
@@ -98,7 +98,7 @@ CONTRACT: list[tuple[str, Callable[[], bool], str]] = [
     (
         "Worker._abort_job marks a shutdown's aborts with AbortReason.SHUTDOWN",
         lambda: "AbortReason.SHUTDOWN" in inspect.getsource(worker.Worker._abort_running_jobs),
-        "taiga/tasksqueue/worker/outcome.py tells a shutdown from a user's abort by it",
+        "taiga/tasksqueue/worker/jobs/outcome.py tells a shutdown from a user's abort by it",
     ),
     (
         "JobContext(app, worker_name, worker_queues, additional_context, job, abort_reason, "
@@ -177,7 +177,7 @@ CONTRACT: list[tuple[str, Callable[[], bool], str]] = [
             and callable(db_cleanup.close_db_connections_async)
             and callable(connector_params)
         ),
-        "taiga/tasksqueue/worker/connections.py takes the first two's place; "
+        "taiga/tasksqueue/worker/task_runtime/connections.py takes the first two's place; "
         "connection_params.py calls the last",
     ),
     (

@@ -7,8 +7,8 @@ import time
 import pytest
 from procrastinate.jobs import Job
 
-from taiga.tasksqueue.worker import job_log
-from taiga.tasksqueue.worker.job_log import JobLog
+from taiga.tasksqueue.worker.jobs import job_log
+from taiga.tasksqueue.worker.jobs.job_log import JobLog
 
 # What logging works out per record from the clock (asctime is the formatter's text of
 # created), and the template's are the first record's.

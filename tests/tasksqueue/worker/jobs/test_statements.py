@@ -12,7 +12,7 @@ from procrastinate.contrib.django.models import ProcrastinateEvent, Procrastinat
 from procrastinate.jobs import Status
 
 from taiga.tasksqueue.manager import manager as tqmanager
-from taiga.tasksqueue.worker.statements import BatchingJobManager
+from taiga.tasksqueue.worker.jobs.statements import BatchingJobManager
 from tests.tasksqueue.sample_tasks import add
 
 pytestmark = pytest.mark.django_db(transaction=True)

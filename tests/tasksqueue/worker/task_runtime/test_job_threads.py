@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from taiga.tasksqueue.worker.job_threads import JobThreads
+from taiga.tasksqueue.worker.task_runtime.job_threads import JobThreads
 
 REQUEST_ID = contextvars.ContextVar("REQUEST_ID", default="none")
 

@@ -31,9 +31,9 @@ from procrastinate.retry import RetryDecision
 from procrastinate.tasks import Task
 from procrastinate.worker import Worker
 
-from taiga.tasksqueue.worker.job_log import JobLog, describe_error
-from taiga.tasksqueue.worker.outcome import UNKNOWN_TASK, decide, malformed_args
-from taiga.tasksqueue.worker.statements import BatchingJobManager
+from taiga.tasksqueue.worker.jobs.job_log import JobLog, describe_error
+from taiga.tasksqueue.worker.jobs.outcome import UNKNOWN_TASK, decide, malformed_args
+from taiga.tasksqueue.worker.jobs.statements import BatchingJobManager
 
 # How a task is called: whether it is async, and the middleware around it, outermost first.
 Call = tuple[bool, list[middleware.TaskMiddleware]]

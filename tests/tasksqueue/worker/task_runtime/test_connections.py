@@ -8,8 +8,8 @@ from django.db import connection
 from procrastinate.contrib.django.models import ProcrastinateJob
 
 from taiga.tasksqueue.task import Task
-from taiga.tasksqueue.worker import connections as job_connections
-from taiga.tasksqueue.worker.connections import JobConnections
+from taiga.tasksqueue.worker.task_runtime import connections as job_connections
+from taiga.tasksqueue.worker.task_runtime.connections import JobConnections
 from tests.tasksqueue.connection_tasks import (
     BACKENDS,
     CREATE_BACKENDS,
@@ -19,6 +19,7 @@ from tests.tasksqueue.connection_tasks import (
     leave,
     record,
 )
+from tests.utils.waiting import wait_until
 
 # (record, leave) for each kind of task: sync ones run in the worker's job threads, async ones'
 # ORM calls in the async ORM's thread.
@@ -109,9 +110,14 @@ def test_the_worker_closes_its_connections_when_it_stops(run_worker_once, backen
     run_worker_once(concurrency=2)
 
     pids = [pid for pid, _, _ in backends().values()]
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)", [pids])
-        assert cursor.fetchone() == (0,)
+
+    def still_connected() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)", [pids])
+            return cursor.fetchone()[0]
+
+    # A server process ends a moment after its client has closed the connection.
+    wait_until(lambda: still_connected() == 0, "the jobs' server processes to end")
 
 
 @pytest.mark.django_db(transaction=True)

@@ -5,7 +5,7 @@ import pytest
 from django.db import connections
 
 from taiga.tasksqueue.conf import tq_settings
-from taiga.tasksqueue.worker.pool import worker_pool
+from taiga.tasksqueue.worker.queue_db.pool import worker_pool
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -18,8 +18,9 @@ import psycopg
 from procrastinate import PsycopgConnector, exceptions
 
 from taiga.tasksqueue.text import first_line
+from taiga.tasksqueue.worker import LOGGER_NAME
 
-logger = logging.getLogger(__package__)
+logger = logging.getLogger(LOGGER_NAME)
 
 # Delays before the retries of one statement, in seconds.
 STATEMENT_RETRY_DELAYS = (0.05, 0.25, 1.0)

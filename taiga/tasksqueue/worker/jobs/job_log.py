@@ -13,8 +13,9 @@ from typing import Any
 from procrastinate.jobs import Job
 
 from taiga.tasksqueue.text import first_line
+from taiga.tasksqueue.worker import LOGGER_NAME
 
-logger = logging.getLogger(__package__)
+logger = logging.getLogger(LOGGER_NAME)
 
 # Longest error message a job's end line carries.
 MAX_ERROR_CHARS = 500

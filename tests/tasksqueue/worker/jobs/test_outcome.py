@@ -10,7 +10,7 @@ from procrastinate.job_context import AbortReason, JobContext
 from procrastinate.jobs import Job, Status
 
 from taiga.tasksqueue.manager import manager as tqmanager
-from taiga.tasksqueue.worker.outcome import decide
+from taiga.tasksqueue.worker.jobs.outcome import decide
 from tests.tasksqueue.sample_tasks import add
 
 JOB = Job(id=1, queue="default", lock=None, queueing_lock=None, task_name="t", attempts=5)
