@@ -9,7 +9,11 @@ database (`bench_taiga`, created and migrated when missing, its queue emptied):
   pool (`worker_pool`) of one connection, with its statements prepared and without (as
   `prepare_threshold: None` in the database's OPTIONS makes it), from a queue of 30,000;
 - plans: `EXPLAIN ANALYZE` of a ten-job fetch and of recording ten outcomes (the third of each,
-  caches warm): planning and execution time, and the time in each trigger.
+  caches warm): planning and execution time, and the time in each trigger;
+- thread hand-overs: bursts of 10 no-op calls, as a fetch of 10 sync jobs makes them, with a
+  0.2 ms pause between bursts (the next fetch), 20,000 calls through the worker's `JobThreads`
+  (10 threads) and through asgiref's `sync_to_async(thread_sensitive=False)`, which Procrastinate
+  uses: process CPU per call.
 """
 
 from __future__ import annotations
@@ -164,6 +168,34 @@ def plans(server: db.Server, database: str) -> None:
         connection.execute("TRUNCATE procrastinate_jobs CASCADE")
 
 
+HANDOVERS = 20_000
+BURST = 10
+
+
+def thread_handovers() -> None:
+    from asgiref.sync import sync_to_async
+
+    from taiga.tasksqueue.worker.task_runtime.job_threads import JobThreads
+
+    def noop() -> None:
+        pass
+
+    async def bursts(call: Any) -> float:
+        started = time.process_time()
+        for _ in range(HANDOVERS // BURST):
+            await asyncio.gather(*(call(noop) for _ in range(BURST)))
+            await asyncio.sleep(0.0002)
+        return 1000 * (time.process_time() - started) / HANDOVERS
+
+    threads = JobThreads(BURST)
+    try:
+        ours = asyncio.run(bursts(threads.call))
+    finally:
+        threads.stop()
+    asgiref = asyncio.run(bursts(lambda func: sync_to_async(func, thread_sensitive=False)()))
+    print(f"  JobThreads: {ours:.3f} ms CPU per call; asgiref's sync_to_async: {asgiref:.3f} ms")
+
+
 def main() -> None:
     server = db.find_server()
     system = SYSTEMS["ours"]
@@ -179,6 +211,8 @@ def main() -> None:
     fetches(server, system.database)
     print("Plans (EXPLAIN ANALYZE)")
     plans(server, system.database)
+    print(f"Thread hand-overs ({HANDOVERS:,} calls in bursts of {BURST})")
+    thread_handovers()
 
 
 if __name__ == "__main__":

@@ -104,24 +104,25 @@ class JobConnections:
                 self._orm_checked_at = time.monotonic()
 
     def _check_idle(self) -> bool:
-        """Before a job, after a pause: drop the connections that no longer answer."""
-        for conn in self._open():
-            if not conn.is_usable():
-                self._discard(conn)
-        return any(self._open())
+        """Before a job, after a pause: drop the connections that no longer answer; say if any
+        is kept."""
+        return self._keep_only(lambda conn: conn.is_usable())
 
     def _settle(self) -> bool:
         """After a job: release what must not outlive it, keep the rest; say if any is kept."""
         reset_queries()  # the query log of DEBUG, which Django clears at each request
-        for conn in self._open():
-            if not self._reusable(conn):
-                self._discard(conn)
-        return any(self._open())
+        return self._keep_only(self._reusable)
 
-    @staticmethod
-    def _open() -> list[BaseDatabaseWrapper]:
-        initialized = connections.all(initialized_only=True)
-        return [conn for conn in initialized if conn.connection is not None]
+    def _keep_only(self, keep: Callable[[BaseDatabaseWrapper], bool]) -> bool:
+        kept = False
+        for conn in connections.all(initialized_only=True):
+            if conn.connection is None:
+                continue
+            if keep(conn):
+                kept = True
+            else:
+                self._discard(conn)
+        return kept
 
     def _reusable(self, conn: BaseDatabaseWrapper) -> bool:
         if self.max_age == 0 or conn.pool or _leaves_state(conn):  # type: ignore[attr-defined]

@@ -3,7 +3,9 @@
 import threading
 from typing import Any
 
+import psycopg
 import pytest
+from asgiref.sync import sync_to_async
 from django.db import connection
 from procrastinate.contrib.django.models import ProcrastinateJob
 
@@ -19,6 +21,7 @@ from tests.tasksqueue.connection_tasks import (
     leave,
     record,
 )
+from tests.utils.processes import database_url
 from tests.utils.waiting import wait_until
 
 # (record, leave) for each kind of task: sync ones run in the worker's job threads, async ones'
@@ -169,3 +172,35 @@ def test_connecting_again_does_not_stack_the_note_of_queries_on_djangos_connecti
         assert connection.execute_wrappers == [keeper._note_orm_query]
 
     assert connection.execute_wrappers == []  # and none left once the worker has stopped
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_async_orm_threads_connection_that_died_while_idle_is_replaced_before_a_job(
+    monkeypatch,
+):
+    monkeypatch.setattr(job_connections, "IDLE_CHECK_SECONDS", 0.0)
+    keeper = JobConnections(max_age=600)
+    pids: list[int] = []
+
+    def backend_pid() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            pids.append(cursor.fetchone()[0])
+
+    async def job() -> None:
+        await sync_to_async(backend_pid)()
+
+    with keeper.watching():
+        await keeper.around_async(job, None, None)  # type: ignore[arg-type]
+        await sync_to_async(terminate)(pids[0])
+        await keeper.around_async(job, None, None)  # type: ignore[arg-type]
+        await keeper.close_orm_thread()
+
+    assert len(pids) == 2
+    assert pids[0] != pids[1]
+
+
+def terminate(pid: int) -> None:
+    """From a connection of its own: the async ORM's thread holds the one being terminated."""
+    with psycopg.connect(database_url(), autocommit=True) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [pid])
