@@ -30,3 +30,14 @@ def _from_environment() -> dict[str, Any]:
 
 
 globals().update(_from_environment())
+
+# Django's own task framework (`django.tasks`) on the same queue and workers: functions decorated
+# with `django.tasks.task` are stored as jobs and run by `tasksqueue worker` (docs/django-tasks.md).
+# An empty QUEUES accepts any queue name.
+TASKS = {
+    "default": {
+        "BACKEND": "taiga.tasksqueue.backends.TasksQueueBackend",
+        "QUEUES": [],
+        "OPTIONS": {},
+    }
+}

@@ -52,6 +52,9 @@ class PeriodicOptions(TypedDict, total=False):
 class TasksQueueManager:
     def __init__(self) -> None:
         self.tasks: dict[str, Task[Any, Any]] = {}
+        # Tasks of Django's `django.tasks` that this app's backend runs, by module path
+        # (`taiga.tasksqueue.backends`).
+        self.django_tasks: dict[str, Any] = {}
         self.discovery = Discovery(modules=(), failures=())
         self.inserter = JobInserter()
 

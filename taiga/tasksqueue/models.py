@@ -1,6 +1,7 @@
 """The app's own table: how often each job was rescued from a stalled worker."""
 
 from django.db import models
+from django.db.models.functions import Now
 from procrastinate.contrib.django.models import ProcrastinateJob
 
 
@@ -27,3 +28,33 @@ class JobRescue(models.Model):
 
     def __str__(self) -> str:
         return f"job {self.job_id}: rescued {self.rescues} times"
+
+
+class JobAttempt(models.Model):
+    """One run of a job that ended, and what it left behind: its error and traceback when it
+    failed (any task), its return value (tasks of Django's `django.tasks`, whose every run is
+    recorded). Written by the worker in the statement that records the outcome; read by
+    `get_result` and the operators' tools; deleted with its job (retention included).
+    """
+
+    # As for JobRescue, the foreign key is declared in SQL (migration 0003) with ON DELETE CASCADE.
+    job = models.ForeignKey(
+        ProcrastinateJob,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="attempt_records",
+    )
+    attempt = models.PositiveIntegerField()  # 1 for the first run
+    # Procrastinate's id of the worker that ran it (kept after the worker's row is pruned).
+    worker_id = models.BigIntegerField(null=True)
+    outcome = models.CharField(max_length=16)  # succeeded, failed or aborted
+    error_class = models.TextField(blank=True)  # dotted path of the exception's class
+    traceback = models.TextField(blank=True)
+    return_value = models.JSONField(null=True)
+    finished_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        ordering = ("job_id", "attempt", "id")
+
+    def __str__(self) -> str:
+        return f"job {self.job_id} attempt {self.attempt}: {self.outcome}"

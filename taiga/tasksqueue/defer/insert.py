@@ -20,7 +20,7 @@ import contextlib
 import json
 import weakref
 from collections.abc import Iterator, Sequence
-from typing import Any, LiteralString
+from typing import Any, LiteralString, Protocol, cast
 
 import psycopg
 from asgiref.sync import AsyncToSync, sync_to_async
@@ -79,14 +79,27 @@ SELECT inserted.id FROM inserted, (SELECT count(*) FROM notified) AS sent
 _END_OF_BATCH = "SELECT set_config('tasksqueue.inserting_batch', '', true)"
 
 # One job: the same row from a statement PostgreSQL plans in a fraction of the time (a single
-# defer is planned on every call: Django's connection prepares nothing).
-_INSERT_JOB = """
+# defer is planned on every call: Django's connection prepares nothing). A job whose id was
+# reserved before (`reserve_job_id`) is inserted with it.
+_INSERT_ONE = """
 INSERT INTO procrastinate_jobs
-       (queue_name, task_name, priority, lock, queueing_lock, args, scheduled_at)
-VALUES (%(queue)s, %(task_name)s, %(priority)s, %(lock)s, %(queueing_lock)s, %(args)s::jsonb,
-        %(scheduled_at)s)
+       ({id_column}queue_name, task_name, priority, lock, queueing_lock, args, scheduled_at)
+VALUES ({id_value}%(queue)s, %(task_name)s, %(priority)s, %(lock)s, %(queueing_lock)s,
+        %(args)s::jsonb, %(scheduled_at)s)
 RETURNING id
 """
+_INSERT_JOB = _INSERT_ONE.format(id_column="", id_value="")
+_INSERT_RESERVED_JOB = _INSERT_ONE.format(id_column="id, ", id_value="%(job_id)s, ")
+
+_RESERVE_JOB_ID = "SELECT nextval(pg_get_serial_sequence('procrastinate_jobs', 'id'))"
+
+
+class ReservingConnector(Protocol):
+    """A swapped-in connector that can reserve job ids (the test toolkit's in-memory queue)."""
+
+    def reserve_job_id(self) -> int: ...
+
+    def renumber(self, job_id: int, reserved: int) -> None: ...
 
 
 class JobInserter:
@@ -115,6 +128,21 @@ class JobInserter:
         self._job_manager = None
         self._generation += 1
 
+    @property
+    def replacement(self) -> connector_module.BaseConnector | None:
+        """The connector swapped in (`replaced_by`), if any."""
+        return self._replacement
+
+    def reserve_job_id(self) -> int:
+        """An id for a job inserted later (`insert(..., job_id=)`), taken from the jobs' own
+        sequence, so that no other job gets it."""
+        if self._replacement is not None:
+            return cast(ReservingConnector, self._replacement).reserve_job_id()
+        with connections[tq_settings.PROCRASTINATE_DATABASE_ALIAS].cursor() as cursor:
+            cursor.execute(_RESERVE_JOB_ID)
+            [job_id] = cursor.fetchone()
+        return int(job_id)
+
     @contextlib.contextmanager
     def replaced_by(self, replacement: connector_module.BaseConnector) -> Iterator[None]:
         previous = self._replacement
@@ -125,14 +153,24 @@ class JobInserter:
             self._replacement, self._job_manager = previous, None
 
     def insert(
-        self, task_name: str, options: JobOptions, args_json: str, *, many: bool = False
+        self,
+        task_name: str,
+        options: JobOptions,
+        args_json: str,
+        *,
+        many: bool = False,
+        job_id: int | None = None,
     ) -> list[int]:
         """The ids of the jobs of `args_json`: one job's arguments as a JSON object, or (`many`) a
-        JSON array of them, in whose order the ids come."""
+        JSON array of them, in whose order the ids come. One job may have a reserved `job_id`."""
         if self._replacement is not None:
             jobs = _jobs(task_name, options, args_json, many)
-            return _job_ids(self.job_manager.batch_defer_jobs(jobs))
-        return _insert_through_django(task_name, options, args_json, many)
+            ids = _job_ids(self.job_manager.batch_defer_jobs(jobs))
+            if job_id is None:
+                return ids
+            cast(ReservingConnector, self._replacement).renumber(ids[0], job_id)
+            return [job_id]
+        return _insert_through_django(task_name, options, args_json, many, job_id)
 
     async def insert_async(
         self, task_name: str, options: JobOptions, args_json: str, *, many: bool = False
@@ -171,9 +209,11 @@ class JobInserter:
 
 
 def _insert_through_django(
-    task_name: str, options: JobOptions, args_json: str, many: bool
+    task_name: str, options: JobOptions, args_json: str, many: bool, job_id: int | None = None
 ) -> list[int]:
     query, arguments = _statement(task_name, options, args_json, many)
+    if job_id is not None:
+        query, arguments = _INSERT_RESERVED_JOB, {**arguments, "job_id": job_id}
     connection = connections[tq_settings.PROCRASTINATE_DATABASE_ALIAS]
     try:
         with connection.cursor() as cursor:

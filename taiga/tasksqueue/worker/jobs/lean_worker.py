@@ -14,7 +14,9 @@ replaces two methods:
 - `_process_job`: the task runs inside its middleware (resolved once per task) and the worker's
   middleware, our two log lines are written, and the outcome is decided as Procrastinate decides
   it (`outcome.py`, `delete_jobs`) and recorded with the other outcomes that
-  are ready (group commit), or by Procrastinate's retry statement.
+  are ready (group commit), or by Procrastinate's retry statement, each with its run's record
+  when it has one (`taiga.tasksqueue.attempts`); then the hook the task left in its context for
+  after the recording, if any, runs (Django tasks send `task_finished` there).
 """
 
 import asyncio
@@ -31,6 +33,13 @@ from procrastinate.retry import RetryDecision
 from procrastinate.tasks import Task
 from procrastinate.worker import Worker
 
+from taiga.tasksqueue.attempts import (
+    AFTER_RECORDED,
+    AfterRecorded,
+    AttemptRecord,
+    StoredReturn,
+    error_fields,
+)
 from taiga.tasksqueue.worker.jobs.job_log import JobLog, describe_error
 from taiga.tasksqueue.worker.jobs.outcome import UNKNOWN_TASK, decide, malformed_args
 from taiga.tasksqueue.worker.jobs.statements import BatchingJobManager
@@ -141,19 +150,23 @@ class LeanWorker(Worker):
         if task is None:
             refusal = UNKNOWN_TASK
         started = context.start_timestamp
-        status, retry_decision = Status.SUCCEEDED, None
+        status, retry_decision, record = Status.SUCCEEDED, None, None
         try:
             if refusal is not None:
                 status = Status.FAILED
+                record = self._refused_run(context, refusal)
                 self.job_log.ended(job, job_id, started, "failed", refusal)
             else:
                 assert task is not None
-                await self._run(task, context)
+                result = await self._run(task, context)
+                if isinstance(result, StoredReturn):
+                    record = self._run_record(context, "succeeded", return_value=result.value)
                 self.job_log.ended(job, job_id, started, "succeeded")
         except BaseException as error:
             assert task is not None  # a job refused raises nothing
             status, retry_decision = decide(task, context, error)
             final = "retry" if retry_decision else status.value
+            record = self._run_record(context, status.value, **error_fields(error))
             self.job_log.ended(
                 job,
                 job_id,
@@ -166,9 +179,36 @@ class LeanWorker(Worker):
             # Recording this outcome can change no other job's turn (only a retry, or the end
             # of a lock's running job, can): the next jobs are fetched while it is on its way.
             self._release(context)
-        await self._record(context, status, retry_decision)
+        await self._record(context, status, retry_decision, record)
+        after_recorded = context.additional_context.get(AFTER_RECORDED)
+        if after_recorded is not None:
+            await self._after_recorded(after_recorded, status, retry_decision is not None, record)
 
-    async def _run(self, task: Task[Any, Any, Any], context: job_context.JobContext) -> None:
+    def _run_record(
+        self, context: job_context.JobContext, outcome: str, **fields: Any
+    ) -> AttemptRecord:
+        job = context.job
+        assert job.id is not None
+        return AttemptRecord(job.id, job.attempts + 1, job.worker_id, outcome, **fields)
+
+    def _refused_run(self, context: job_context.JobContext, refusal: str) -> AttemptRecord:
+        kind, _, _ = refusal.partition(":")
+        return self._run_record(context, "failed", error_class=kind, traceback=refusal)
+
+    async def _after_recorded(
+        self, hook: AfterRecorded, status: Status, retried: bool, record: AttemptRecord | None
+    ) -> None:
+        """Run what the task asked to run once its outcome is recorded; its errors are logged,
+        the outcome stands."""
+        try:
+            if inspect.iscoroutinefunction(hook):
+                await hook(status, retried, record)
+            else:
+                await self.run_in_thread(functools.partial(hook, status, retried, record))
+        except Exception:
+            self.logger.exception("After the job's outcome was recorded, its task's hook failed")
+
+    async def _run(self, task: Task[Any, Any, Any], context: job_context.JobContext) -> Any:
         is_async, task_middleware = self._call_of(task)
         job_args = (context,) if task.pass_context else ()
         kwargs = context.job.task_kwargs
@@ -190,7 +230,8 @@ class LeanWorker(Worker):
         result = await run()
         # A sync function may return an awaitable; Procrastinate awaits it too.
         if inspect.isawaitable(result):
-            await result
+            return await result
+        return result
 
     def _call_of(self, task: Task[Any, Any, Any]) -> Call:
         call = self._calls.get(task.name)
@@ -207,6 +248,7 @@ class LeanWorker(Worker):
         context: job_context.JobContext,
         status: Status,
         retry_decision: RetryDecision | None,
+        record: AttemptRecord | None,
     ) -> None:
         job = context.job
         job_id = job.id
@@ -215,17 +257,10 @@ class LeanWorker(Worker):
             delete = self.delete_jobs == DeleteJobCondition.ALWAYS or (
                 self.delete_jobs == DeleteJobCondition.SUCCESSFUL and status == Status.SUCCEEDED
             )
-            recorded: asyncio.Future[None] = self.jobs.finish_soon(job_id, status, delete)
+            recorded: asyncio.Future[None] = self.jobs.finish_soon(job_id, status, delete, record)
         else:
-            recorded = asyncio.ensure_future(
-                self.app.job_manager.retry_job(
-                    job=job,
-                    retry_at=retry_decision.retry_at,
-                    lock=retry_decision.lock,
-                    priority=retry_decision.priority,
-                    queue=retry_decision.queue,
-                )
-            )
+            assert record is not None  # a retry follows a run that failed
+            recorded = asyncio.ensure_future(self.jobs.retry(job, retry_decision, record))
         try:
             await asyncio.shield(recorded)
         except asyncio.CancelledError:

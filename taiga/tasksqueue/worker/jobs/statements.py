@@ -10,21 +10,28 @@ each. This job manager:
   on each job. One snapshot serves the whole batch, so of the jobs sharing a lock at most one is
   taken, as a loop of single fetches would;
 - sends the outcomes that arrive while one statement is on its way together in the next one
-  (group commit): alone, an outcome goes at once, so nothing waits for a batch to fill.
+  (group commit): alone, an outcome goes at once, so nothing waits for a batch to fill;
+- writes the runs' records (`taiga.tasksqueue.attempts`: a failure's error, a Django task's
+  result) in the statement that records their outcome, a retry's included.
 
-On a connector that runs no SQL of ours (the test toolkit's in-memory queue), jobs are fetched and
-finished one at a time by Procrastinate's own calls, with the same results.
+On a connector that runs no SQL of ours (the test toolkit's in-memory queue), jobs are fetched,
+finished and retried one at a time by Procrastinate's own calls, with the same results, and the
+records go to the connector when it keeps them (`AttemptSink`).
 """
 
 import asyncio
+import datetime
 import functools
 from collections.abc import Iterable
-from typing import LiteralString
+from typing import LiteralString, Protocol, cast
 
 from procrastinate import connector as connector_module
 from procrastinate import testing
 from procrastinate.jobs import Job, Status
 from procrastinate.manager import JobManager
+from procrastinate.retry import RetryDecision
+
+from taiga.tasksqueue.attempts import AttemptRecord, records_document
 
 # The limit is written in the statement, not passed: a prepared statement then gets a plan that
 # PostgreSQL can keep (with a parameter it assumes a tenth of the table and plans a sort of it),
@@ -64,10 +71,25 @@ RETURNING job.id, job.status, job.task_name, job.priority, job.lock, job.queuein
           job.args, job.scheduled_at, job.queue_name, job.attempts, job.worker_id
 """
 
+# The runs' records (a JSON array of `AttemptRecord.as_json()`), inserted for the jobs that
+# `{ended}` returns: a deleted job keeps none.
+_RECORD_ATTEMPTS = """
+    INSERT INTO tasksqueue_jobattempt
+           (job_id, attempt, worker_id, outcome, error_class, traceback, return_value)
+    SELECT run.job_id, run.attempt, run.worker_id, run.outcome, run.error_class, run.traceback,
+           run.return_value
+      FROM jsonb_to_recordset(%(records)s::jsonb) AS run(
+               job_id bigint, attempt integer, worker_id bigint, outcome varchar,
+               error_class text, traceback text, return_value jsonb
+           )
+     WHERE run.job_id IN (SELECT id FROM {ended})
+"""
+
 # Procrastinate's finish function (`procrastinate_finish_job_v1`) made set-wise: each outcome's
 # row updated (or deleted) if it is "todo" or "doing", in one transaction. The function itself is
 # called for the outcomes whose row was not, to raise its own error (the worker's connector
-# recognises it when a statement it sent again after a lost connection had in fact gone through).
+# recognises it when a statement it sent again after a lost connection had in fact gone through),
+# which rolls the whole statement back, records included.
 FINISH_JOBS = """
 WITH outcome AS (
     SELECT *
@@ -95,13 +117,33 @@ deleted AS (
        AND outcome.delete_job
        AND job.status IN ('todo', 'doing')
  RETURNING job.id
+),
+recorded AS ({record}
 )
 SELECT procrastinate_finish_job_v1(outcome.job_id, outcome.status, outcome.delete_job)
   FROM outcome
  WHERE outcome.job_id NOT IN (SELECT id FROM ended UNION ALL SELECT id FROM deleted)
-"""
+""".format(record=_RECORD_ATTEMPTS.format(ended="ended"))
 
-Outcome = tuple[int, Status, bool, "asyncio.Future[None]"]
+# Procrastinate's retry statement, with the run's record (a retry follows a failed run).
+RETRY_JOB = """
+WITH retried AS (
+    SELECT %(job_id)s::bigint AS id
+),
+recorded AS ({record}
+)
+SELECT procrastinate_retry_job_v2(
+           %(job_id)s, %(retry_at)s, %(new_priority)s, %(new_queue_name)s, %(new_lock)s
+       )
+""".format(record=_RECORD_ATTEMPTS.format(ended="retried"))
+
+Outcome = tuple[int, Status, bool, AttemptRecord | None, "asyncio.Future[None]"]
+
+
+class AttemptSink(Protocol):
+    """A connector that keeps the runs' records itself (the test toolkit's in-memory queue)."""
+
+    def add_attempt(self, record: AttemptRecord) -> None: ...
 
 
 @functools.cache
@@ -143,16 +185,43 @@ class BatchingJobManager(JobManager):
             jobs.append(job)
         return jobs
 
-    def finish_soon(self, job_id: int, status: Status, delete_job: bool) -> "asyncio.Future[None]":
-        """Queue the job's outcome for the next statement; the future says when it is recorded.
+    def finish_soon(
+        self, job_id: int, status: Status, delete_job: bool, record: AttemptRecord | None = None
+    ) -> "asyncio.Future[None]":
+        """Queue the job's outcome (and its run's record) for the next statement; the future
+        says when it is recorded.
 
         The statement is sent by a task of its own, so a caller cancelled meanwhile loses nothing.
         """
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._outcomes.append((job_id, status, delete_job, done))
+        self._outcomes.append((job_id, status, delete_job, record, done))
         if self._sender is None or self._sender.done():
             self._sender = asyncio.create_task(self._send_outcomes())
         return done
+
+    async def retry(self, job: Job, decision: RetryDecision, record: AttemptRecord) -> None:
+        """Put the job back in the queue as `decision` says, and record the run that failed."""
+        assert job.id is not None
+        retry_at = decision.retry_at or datetime.datetime.now(datetime.UTC)
+        if not self._set_wise:
+            await self.retry_job(
+                job,
+                retry_at=retry_at,
+                priority=decision.priority,
+                queue=decision.queue,
+                lock=decision.lock,
+            )
+            self._keep(record)
+            return
+        await self.connector.execute_query_async(
+            RETRY_JOB,
+            job_id=job.id,
+            retry_at=retry_at,
+            new_priority=decision.priority,
+            new_queue_name=decision.queue,
+            new_lock=decision.lock,
+            records=records_document([record]),
+        )
 
     async def _send_outcomes(self) -> None:
         while self._outcomes:
@@ -166,23 +235,36 @@ class BatchingJobManager(JobManager):
 
     async def _finished_together(self, batch: list[Outcome]) -> bool:
         try:
-            await self.connector.execute_query_async(
-                FINISH_JOBS,
-                job_ids=[job_id for job_id, *_ in batch],
-                statuses=[status.value for _, status, _, _ in batch],
-                delete_jobs=[delete_job for _, _, delete_job, _ in batch],
-            )
+            await self._finish(batch)
         except Exception:
             return False
         for *_, done in batch:
             done.set_result(None)
         return True
 
+    async def _finish(self, batch: list[Outcome]) -> None:
+        await self.connector.execute_query_async(
+            FINISH_JOBS,
+            job_ids=[job_id for job_id, *_ in batch],
+            statuses=[status.value for _, status, *_ in batch],
+            delete_jobs=[delete_job for _, _, delete_job, *_ in batch],
+            records=records_document([record for *_, record, _ in batch if record is not None]),
+        )
+
     async def _finish_one(self, outcome: Outcome) -> None:
-        job_id, status, delete_job, done = outcome
+        job_id, status, delete_job, record, done = outcome
         try:
-            await super().finish_job_by_id_async(job_id, status, delete_job)
+            if self._set_wise:
+                await self._finish([outcome])
+            else:
+                await super().finish_job_by_id_async(job_id, status, delete_job)
+                if not delete_job:
+                    self._keep(record)
         except Exception as exc:
             done.set_exception(exc)
         else:
             done.set_result(None)
+
+    def _keep(self, record: AttemptRecord | None) -> None:
+        if record is not None and hasattr(self.connector, "add_attempt"):
+            cast(AttemptSink, self.connector).add_attempt(record)

@@ -1,0 +1,68 @@
+"""What a job's run leaves behind for `tasksqueue_jobattempt` (models.JobAttempt).
+
+The worker records a run's row in the statement that records its outcome, so storing it costs no
+round trip of its own. A run gets a row when it failed (any task: its error and traceback) or when
+its task asks for one by returning a `StoredReturn` (Django's `django.tasks` tasks do, on every
+run, so that their results say which workers ran them and what they returned).
+"""
+
+import json
+import traceback
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from procrastinate.jobs import Status
+
+# The key under which a task may leave, in its job context's `additional_context`, a hook for the
+# worker to call once the run's outcome is recorded: (status, retried, record). A coroutine
+# function runs on the worker's loop, anything else in a job thread.
+AFTER_RECORDED = "tasksqueue.after_recorded"
+AfterRecorded = Callable[[Status, bool, "AttemptRecord | None"], Awaitable[None] | None]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredReturn:
+    """A task's return value to keep with its run (already checked to be JSON)."""
+
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    job_id: int
+    attempt: int  # 1 for the first run
+    worker_id: int | None
+    outcome: str  # succeeded, failed or aborted
+    error_class: str = ""
+    traceback: str = ""
+    return_value: Any = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "job_id": self.job_id,
+            "attempt": self.attempt,
+            "worker_id": self.worker_id,
+            "outcome": self.outcome,
+            "error_class": self.error_class,
+            "traceback": self.traceback,
+            "return_value": self.return_value,
+        }
+
+
+def class_path(error: BaseException) -> str:
+    kind = type(error)
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
+def error_fields(error: BaseException) -> dict[str, str]:
+    """The record's fields for a run that raised `error`."""
+    return {
+        "error_class": class_path(error),
+        "traceback": "".join(traceback.format_exception(error)),
+    }
+
+
+def records_document(records: list[AttemptRecord]) -> str:
+    """The records as the JSON array the recording statements read."""
+    return json.dumps([record.as_json() for record in records], separators=(",", ":"))

@@ -1,0 +1,171 @@
+"""A Django task's run in the worker: its `TaskResult`, the two signals, its return value.
+
+The job's arguments are `{"args": [...], "kwargs": {...}, "enqueued_at": "..."}`. The function
+registered for a Django task (`runner_for`) builds the run's `TaskResult` (RUNNING), sends
+`task_started`, calls the task (with a `TaskContext` first when it takes one) and returns its
+value as a `StoredReturn`, which the worker stores with the outcome. It leaves a hook in the job's
+context that the worker calls once the outcome is recorded: it sends `task_finished`, so that a
+receiver reading the result (`get_result`) finds what the signal says.
+
+A first run needs nothing from the database: its result is built from the job. A later run (a
+retry) reads the earlier runs' errors and workers first, one query.
+"""
+
+import datetime
+import inspect
+import json
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.tasks import TaskContext, TaskResult, TaskResultStatus
+from django.tasks.base import TaskError
+from django.tasks.exceptions import InvalidTask
+from django.tasks.signals import task_finished, task_started
+from django.utils import timezone
+from django.utils.json import normalize_json
+from procrastinate import JobContext
+from procrastinate.jobs import Status
+
+from taiga.tasksqueue.attempts import AFTER_RECORDED, AttemptRecord, StoredReturn
+from taiga.tasksqueue.backends.results import AnyResult, AnyTask, read_job, worker_label
+
+
+def as_enqueued(task: AnyTask, queue_name: str, priority: int, run_after: Any) -> AnyTask:
+    """The task as its job stores it (a retry may have moved it to another queue or priority)."""
+    if (task.queue_name, task.priority, task.run_after) == (queue_name, priority, run_after):
+        return task
+    try:
+        return replace(task, queue_name=queue_name, priority=priority, run_after=run_after)
+    except InvalidTask:  # values this backend would not accept from a user: keep the task's own
+        return task
+
+
+def stored_value(task: AnyTask, value: Any) -> StoredReturn:
+    """The return value as JSON stores it; a value that does not round-trip fails the run."""
+    if value is None:
+        return StoredReturn(None)
+    try:
+        normalized = normalize_json(value)
+        same = json.loads(json.dumps(normalized, allow_nan=False)) == normalized
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"Task {task.module_path!r} returned a value that cannot be stored as JSON ({exc}); "
+            "return JSON values (str, int, float, bool, None, lists and dicts of them)."
+        ) from exc
+    if not same:
+        raise TypeError(
+            f"Task {task.module_path!r} returned a value that JSON would change (a dict with "
+            "keys that are not strings?); return JSON values (str, int, float, bool, None, "
+            "lists and dicts with string keys)."
+        )
+    return StoredReturn(normalized)
+
+
+class DjangoRun:
+    def __init__(
+        self,
+        task: AnyTask,
+        context: JobContext,
+        args: list[Any],
+        kwargs: dict[str, Any],
+        enqueued_at: str | None,
+    ) -> None:
+        job = context.job
+        assert job.id is not None
+        self.task = task
+        self.job_id = job.id
+        self.sender = type(task.get_backend())
+        now = timezone.now()
+        self.result = TaskResult(
+            task=as_enqueued(task, job.queue, job.priority, job.scheduled_at),
+            id=str(job.id),
+            status=TaskResultStatus.RUNNING,
+            enqueued_at=datetime.datetime.fromisoformat(enqueued_at) if enqueued_at else None,
+            started_at=now,
+            last_attempted_at=now,
+            finished_at=None,
+            args=args,
+            kwargs=kwargs,
+            backend=task.backend,
+            errors=[],
+            worker_ids=[worker_label(job.worker_id)],
+        )
+        self.later_run = job.attempts > 0
+
+    def load_history(self) -> None:
+        """The earlier runs' errors and workers, and when the first one started."""
+        stored = read_job(self.job_id)
+        if stored is None:
+            return
+        result = self.result
+        object.__setattr__(result, "errors", stored.errors)
+        object.__setattr__(result, "worker_ids", stored.worker_ids)
+        object.__setattr__(result, "started_at", stored.first_started or result.started_at)
+
+    def call_args(self) -> tuple[Any, ...]:
+        result = self.result
+        if self.task.takes_context:
+            return (TaskContext(task_result=result), *result.args)
+        return tuple(result.args)
+
+    def returned(self, value: Any) -> StoredReturn:
+        stored = stored_value(self.task, value)
+        object.__setattr__(self.result, "_return_value", stored.value)
+        return stored
+
+    def ended(self, status: Status, retried: bool, record: AttemptRecord | None) -> AnyResult:
+        result = self.result
+        if record is not None and record.error_class:
+            result.errors.append(
+                TaskError(exception_class_path=record.error_class, traceback=record.traceback)
+            )
+        if retried:
+            object.__setattr__(result, "status", TaskResultStatus.READY)
+        else:
+            ok = status == Status.SUCCEEDED
+            object.__setattr__(
+                result, "status", TaskResultStatus.SUCCESSFUL if ok else TaskResultStatus.FAILED
+            )
+            object.__setattr__(result, "finished_at", timezone.now())
+        return result
+
+    def finished(self, status: Status, retried: bool, record: AttemptRecord | None) -> None:
+        task_finished.send(self.sender, task_result=self.ended(status, retried, record))
+
+    async def afinished(self, status: Status, retried: bool, record: AttemptRecord | None) -> None:
+        await task_finished.asend(self.sender, task_result=self.ended(status, retried, record))
+
+
+def runner_for(task: AnyTask) -> Callable[..., Any]:
+    """The function the worker runs for the task's jobs (with the job's context first)."""
+    func = task.func
+    if inspect.iscoroutinefunction(func):
+
+        async def run_async(
+            context: JobContext,
+            args: list[Any],
+            kwargs: dict[str, Any],
+            enqueued_at: str | None = None,
+        ) -> StoredReturn:
+            run = DjangoRun(task, context, args, kwargs, enqueued_at)
+            if run.later_run:
+                await sync_to_async(run.load_history)()
+            context.additional_context[AFTER_RECORDED] = run.afinished
+            await task_started.asend(run.sender, task_result=run.result)
+            return run.returned(await func(*run.call_args(), **run.result.kwargs))
+
+        return run_async
+
+    def run_sync(
+        context: JobContext, args: list[Any], kwargs: dict[str, Any], enqueued_at: str | None = None
+    ) -> StoredReturn:
+        run = DjangoRun(task, context, args, kwargs, enqueued_at)
+        if run.later_run:
+            run.load_history()
+        context.additional_context[AFTER_RECORDED] = run.finished
+        task_started.send(run.sender, task_result=run.result)
+        return run.returned(func(*run.call_args(), **run.result.kwargs))
+
+    return run_sync

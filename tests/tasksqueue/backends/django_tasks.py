@@ -1,0 +1,75 @@
+"""Tasks of Django's `django.tasks`, run by this app's backend in the tests."""
+
+from typing import Any
+
+from django.tasks import TaskContext, task
+from procrastinate import RetryStrategy
+
+
+@task
+def add(a: int, b: int = 0) -> int:
+    return a + b
+
+
+@task
+def noop() -> None:
+    pass
+
+
+@task
+async def double(value: int) -> int:
+    return value * 2
+
+
+@task
+def echo(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    return {"args": list(args), "kwargs": kwargs}
+
+
+@task
+def fail(message: str) -> None:
+    raise ValueError(message)
+
+
+@task
+async def fail_async(message: str) -> None:
+    raise ValueError(message)
+
+
+@task
+def exit_task() -> None:
+    raise SystemExit(3)
+
+
+@task
+def unstorable_return() -> object:
+    return object()
+
+
+@task
+def int_keys_return() -> dict[int, str]:
+    return {1: "one"}
+
+
+@task(takes_context=True)
+def with_context(context: TaskContext, value: str) -> dict[str, Any]:
+    return {"attempt": context.attempt, "id": context.task_result.id, "value": value}
+
+
+@task(takes_context=True, retry=RetryStrategy(max_attempts=2))
+def flaky(context: TaskContext) -> dict[str, Any]:
+    if context.attempt < 3:
+        raise RuntimeError(f"attempt {context.attempt} fails")
+    return {"attempt": context.attempt, "workers": len(context.task_result.worker_ids)}
+
+
+@task(takes_context=True, retry=1)
+async def flaky_async(context: TaskContext) -> int:
+    if context.attempt == 1:
+        raise RuntimeError("first attempt fails")
+    return context.attempt
+
+
+@task(queue_name="reports", priority=10)
+def report(name: str) -> str:
+    return f"report {name}"
