@@ -5,6 +5,8 @@ from typing import Any
 from django.tasks import TaskContext, task
 from procrastinate import RetryStrategy
 
+from taiga.tasksqueue.manager import manager as tqmanager
+
 
 @task
 def add(a: int, b: int = 0) -> int:
@@ -56,14 +58,15 @@ def with_context(context: TaskContext, value: str) -> dict[str, Any]:
     return {"attempt": context.attempt, "id": context.task_result.id, "value": value}
 
 
-@task(takes_context=True, retry=RetryStrategy(max_attempts=2))
+# django-stubs does not know yet that Django 6.1 passes @task's extra keywords to the task class.
+@task(takes_context=True, retry=RetryStrategy(max_attempts=2))  # type: ignore[call-overload, untyped-decorator]
 def flaky(context: TaskContext) -> dict[str, Any]:
     if context.attempt < 3:
         raise RuntimeError(f"attempt {context.attempt} fails")
     return {"attempt": context.attempt, "workers": len(context.task_result.worker_ids)}
 
 
-@task(takes_context=True, retry=1)
+@task(takes_context=True, retry=1)  # type: ignore[call-overload, untyped-decorator]
 async def flaky_async(context: TaskContext) -> int:
     if context.attempt == 1:
         raise RuntimeError("first attempt fails")
@@ -73,3 +76,9 @@ async def flaky_async(context: TaskContext) -> int:
 @task(queue_name="reports", priority=10)
 def report(name: str) -> str:
     return f"report {name}"
+
+
+# A project task next to them: one worker runs both kinds.
+@tqmanager.task
+def plain_fail(message: str) -> None:
+    raise LookupError(message)

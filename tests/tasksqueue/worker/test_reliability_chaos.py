@@ -28,6 +28,7 @@ from taiga.tasksqueue.models import JobRescue
 from taiga.tasksqueue.ops import rescue
 from taiga.tasksqueue.ops.stalled import list_stalled_jobs
 from taiga.tasksqueue.tasks import rescue_stalled_jobs
+from taiga.tasksqueue.worker.jobs.statements import FINISH_JOBS
 from tests.tasksqueue import chaos_tasks
 from tests.tasksqueue.chaos_tasks import GATE_ENV, crash_worker, long_async_job, long_sync_job, step
 from tests.utils.processes import ROOT, TIMEOUT, database_url, manage
@@ -43,10 +44,12 @@ WORKER_ENV = {
     "TASKSQUEUE_MAX_RESCUES": str(MAX_RESCUES),
 }
 
+# The worker's finish statement, known by its start (up to its first parameter, which the server
+# sees as $1): pg_stat_activity keeps only the first kilobyte of a statement.
 FINISH_WAITING_FOR_A_LOCK = """
 SELECT pid FROM pg_stat_activity
  WHERE datname = current_database() AND wait_event_type = 'Lock'
-   AND query LIKE '%%procrastinate_finish_job%%'
+   AND starts_with(query, %(finish_start)s)
 """
 
 TERMINATE_OTHER_BACKENDS = """
@@ -150,7 +153,7 @@ def rescue_once_stalled(ids: set[int], *workers: WorkerProcess) -> None:
 def a_job_end_waits_for_a_lock() -> bool:
     # Within a transaction, PostgreSQL shows the same pg_stat_activity until told to look again.
     sql("SELECT pg_stat_clear_snapshot()")
-    return bool(sql(FINISH_WAITING_FOR_A_LOCK))
+    return bool(sql(FINISH_WAITING_FOR_A_LOCK, {"finish_start": FINISH_JOBS.split("%(")[0]}))
 
 
 def held(gate: Path) -> set[int]:
