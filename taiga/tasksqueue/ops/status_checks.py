@@ -78,14 +78,20 @@ def schema() -> Check:
 
 
 def tasks() -> Check:
-    modules = Counter(task.func.__module__ for task in manager.tasks.values())
+    # Django's `django.tasks` tasks run by this app's backend count as tasks like the others.
+    functions = [task.func for task in manager.tasks.values()]
+    functions += [task.func for task in manager.django_tasks.values()]
+    modules = Counter(func.__module__ for func in functions)
     failures = manager.discovery.failures
     data: dict[str, Any] = {
-        "registered": len(manager.tasks),
+        "registered": len(functions),
+        "django_tasks": len(manager.django_tasks),
         "modules": dict(sorted(modules.items())),
         "import_failures": [{"module": f.module, "error": f.error} for f in failures],
     }
-    summary = f"{len(manager.tasks)} registered"
+    summary = f"{len(functions)} registered"
+    if manager.django_tasks:
+        summary += f" ({len(manager.django_tasks)} of django.tasks)"
     if modules:
         summary += " from " + ", ".join(
             f"{module} ({count})" for module, count in sorted(modules.items())

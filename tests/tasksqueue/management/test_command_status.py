@@ -29,6 +29,8 @@ SAMPLE_APP_TASKS = {
 }
 SEND_EMAIL = "taiga.emails.tasks.send_email"
 
+from tests.tasksqueue.backends.django_tasks import add as DJANGO_ADD  # noqa: E402
+
 pytestmark = pytest.mark.django_db
 
 
@@ -42,6 +44,7 @@ def sample_app_tasks(monkeypatch):
     """Three of the sample apps' tasks, whatever else the apps or other test modules register."""
     tasks = {name: task for name, task in tqmanager.tasks.items() if name in SAMPLE_APP_TASKS}
     monkeypatch.setattr(tqmanager, "tasks", tasks)
+    monkeypatch.setattr(tqmanager, "django_tasks", {})
     registry = tqmanager.app.periodic_registry
     periodic = {
         key: entry
@@ -232,6 +235,7 @@ def test_json_is_the_same_report(troubled_queue):
     checks = {check["name"]: check for check in report["checks"]}
     assert checks["tasks"]["data"] == {
         "registered": 3,
+        "django_tasks": 0,
         "modules": {"taiga.emails.tasks": 1, "taiga.users.tasks": 2},
         "import_failures": [],
     }
@@ -343,3 +347,17 @@ def test_jobs_of_unknown_tasks_still_to_run_fail_until_they_are_deleted():
         "(1 failed); they will not run again (retention deletes them; to clear or rerun them "
         "now: `manage.py tasksqueue shell delete_jobs|retry_jobs status=failed task=TASK`)",
     )
+
+
+def test_django_tasks_count_as_tasks_and_their_jobs_as_any_others(monkeypatch):
+    monkeypatch.setattr(tqmanager, "django_tasks", {DJANGO_ADD.module_path: DJANGO_ADD})
+    DJANGO_ADD.using(queue_name="emails").enqueue(1)
+    _, out = status()
+    lines = out.splitlines()
+    assert (
+        "tasks: OK - 4 registered (1 of django.tasks) from taiga.emails.tasks (1), "
+        "taiga.users.tasks (2), tests.tasksqueue.backends.django_tasks (1)"
+    ) in lines
+    assert "orphans: OK - none" in lines
+    [queues] = [line for line in lines if line.startswith("queues: ")]
+    assert queues.startswith("queues: OK - emails: 1 todo, oldest waiting ")
