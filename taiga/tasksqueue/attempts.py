@@ -15,10 +15,12 @@ from typing import Any
 from procrastinate.jobs import Status
 
 # The key under which a task may leave, in its job context's `additional_context`, a hook for the
-# worker to call once the run's outcome is recorded: (status, retried, record). A coroutine
-# function runs on the worker's loop, anything else in a job thread.
+# worker to call on its loop once the run's outcome is recorded: (status, retried, record). What
+# must not run on the loop it returns: a callable, run in a job thread, or an awaitable.
 AFTER_RECORDED = "tasksqueue.after_recorded"
-AfterRecorded = Callable[[Status, bool, "AttemptRecord | None"], Awaitable[None] | None]
+AfterRecorded = Callable[
+    [Status, bool, "AttemptRecord | None"], Callable[[], object] | Awaitable[object] | None
+]
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from django.utils.module_loading import import_string
 from taiga.tasksqueue.backends.execution import as_enqueued
 from taiga.tasksqueue.backends.options import parse_options
 from taiga.tasksqueue.backends.results import AnyResult, AnyTask, read_job, to_task_result
+from taiga.tasksqueue.backends.signals import send_from_loop
 from taiga.tasksqueue.backends.task_class import QueueTask
 from taiga.tasksqueue.conf import tq_settings
 from taiga.tasksqueue.defer.arguments import dump_arguments
@@ -91,7 +92,7 @@ class TasksQueueBackend(BaseTaskBackend):
         result, document = self._ready_result(task, args, kwargs)
         [job_id] = await manager.inserter.insert_async(task.module_path, _options(task), document)
         object.__setattr__(result, "id", str(job_id))
-        await task_enqueued.asend(type(self), task_result=result)
+        await send_from_loop(task_enqueued, type(self), task_result=result)
         return result
 
     def _store(self, result: AnyResult, document: str, job_id: int | None = None) -> None:

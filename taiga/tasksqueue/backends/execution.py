@@ -12,9 +12,10 @@ retry) reads the earlier runs' errors and workers first, one query.
 """
 
 import datetime
+import functools
 import inspect
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
@@ -30,6 +31,7 @@ from procrastinate.jobs import Status
 
 from taiga.tasksqueue.attempts import AFTER_RECORDED, AttemptRecord, StoredReturn
 from taiga.tasksqueue.backends.results import AnyResult, AnyTask, read_job, worker_label
+from taiga.tasksqueue.backends.signals import loop_safe, send_from_loop
 
 
 def as_enqueued(task: AnyTask, queue_name: str, priority: int, run_after: Any) -> AnyTask:
@@ -93,6 +95,7 @@ class DjangoRun:
             worker_ids=[worker_label(job.worker_id)],
         )
         self.later_run = job.attempts > 0
+        self.is_async = inspect.iscoroutinefunction(task.func)
 
     def load_history(self) -> None:
         """The earlier runs' errors and workers, and when the first one started."""
@@ -131,11 +134,19 @@ class DjangoRun:
             object.__setattr__(result, "finished_at", timezone.now())
         return result
 
-    def finished(self, status: Status, retried: bool, record: AttemptRecord | None) -> None:
-        task_finished.send(self.sender, task_result=self.ended(status, retried, record))
-
-    async def afinished(self, status: Status, retried: bool, record: AttemptRecord | None) -> None:
-        await task_finished.asend(self.sender, task_result=self.ended(status, retried, record))
+    def finished(
+        self, status: Status, retried: bool, record: AttemptRecord | None
+    ) -> Callable[[], object] | Awaitable[object] | None:
+        """The hook the worker calls on its loop once the outcome is stored: `task_finished`
+        is sent there when that is safe (`signals.py`); otherwise what sends it is returned, to
+        be run in a job thread (sync tasks, as `task_started` was) or awaited (async tasks)."""
+        result = self.ended(status, retried, record)
+        if loop_safe(task_finished, self.sender):
+            task_finished.send(self.sender, task_result=result)
+            return None
+        if self.is_async:
+            return task_finished.asend(self.sender, task_result=result)
+        return functools.partial(task_finished.send, self.sender, task_result=result)
 
 
 def runner_for(task: AnyTask) -> Callable[..., Any]:
@@ -152,8 +163,8 @@ def runner_for(task: AnyTask) -> Callable[..., Any]:
             run = DjangoRun(task, context, args, kwargs, enqueued_at)
             if run.later_run:
                 await sync_to_async(run.load_history)()
-            context.additional_context[AFTER_RECORDED] = run.afinished
-            await task_started.asend(run.sender, task_result=run.result)
+            context.additional_context[AFTER_RECORDED] = run.finished
+            await send_from_loop(task_started, run.sender, task_result=run.result)
             return run.returned(await func(*run.call_args(), **run.result.kwargs))
 
         return run_async

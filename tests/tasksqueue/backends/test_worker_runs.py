@@ -267,3 +267,31 @@ def test_retention_deletes_results_with_their_jobs(run_worker_once) -> None:
     assert not JobAttempt.objects.exists()
     with pytest.raises(TaskResultDoesNotExist):
         done.refresh()
+
+
+def test_async_receivers_are_awaited_for_both_kinds_of_task(run_worker_once) -> None:
+    seen: list[tuple[str, str]] = []
+
+    async def on_started(sender, task_result, **kwargs):
+        seen.append(("started", task_result.id))
+
+    async def on_finished(sender, task_result, **kwargs):
+        seen.append(("finished", task_result.id))
+
+    task_started.connect(on_started)
+    task_finished.connect(on_finished)
+    try:
+        sync_one = django_tasks.add.enqueue(1)
+        async_one = django_tasks.double.enqueue(1)
+        run_worker_once(concurrency=1)
+    finally:
+        task_started.disconnect(on_started)
+        task_finished.disconnect(on_finished)
+    assert sorted(seen) == sorted(
+        [
+            ("started", sync_one.id),
+            ("finished", sync_one.id),
+            ("started", async_one.id),
+            ("finished", async_one.id),
+        ]
+    )

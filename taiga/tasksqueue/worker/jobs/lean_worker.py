@@ -198,13 +198,14 @@ class LeanWorker(Worker):
     async def _after_recorded(
         self, hook: AfterRecorded, status: Status, retried: bool, record: AttemptRecord | None
     ) -> None:
-        """Run what the task asked to run once its outcome is recorded; its errors are logged,
-        the outcome stands."""
+        """Run the hook the task left for after its outcome is recorded (`AFTER_RECORDED`), and
+        what it hands back; its errors are logged, the outcome stands."""
         try:
-            if inspect.iscoroutinefunction(hook):
-                await hook(status, retried, record)
-            else:
-                await self.run_in_thread(functools.partial(hook, status, retried, record))
+            rest = hook(status, retried, record)
+            if inspect.isawaitable(rest):
+                await rest
+            elif rest is not None:
+                await self.run_in_thread(rest)
         except Exception:
             self.logger.exception("After the job's outcome was recorded, its task's hook failed")
 
