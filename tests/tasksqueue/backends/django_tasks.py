@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from django.tasks import TaskContext, task
+from django.tasks import TaskContext, default_task_backend, task
 from procrastinate import RetryStrategy
 
 from taiga.tasksqueue.manager import manager as tqmanager
@@ -71,6 +71,18 @@ async def flaky_async(context: TaskContext) -> int:
     if context.attempt == 1:
         raise RuntimeError("first attempt fails")
     return context.attempt
+
+
+@task(takes_context=True)
+def observe_itself(context: TaskContext) -> dict[str, Any]:
+    """What another reader sees of this task while it runs."""
+    seen = default_task_backend.get_result(context.task_result.id)
+    return {
+        "status": seen.status,
+        "worker_ids": seen.worker_ids,
+        "started": seen.started_at is not None,
+        "finished": seen.finished_at is not None,
+    }
 
 
 @task(queue_name="reports", priority=10)

@@ -116,6 +116,19 @@ def test_a_task_that_takes_its_context_gets_its_result(run_worker_once) -> None:
     assert result.return_value == {"attempt": 1, "id": result.id, "value": "v"}
 
 
+def test_a_running_task_reads_as_running(run_worker_once) -> None:
+    result = django_tasks.observe_itself.enqueue()
+    run_worker_once()
+    result.refresh()
+    assert result.return_value == {
+        "status": "RUNNING",
+        "worker_ids": result.worker_ids,
+        "started": True,
+        "finished": False,
+    }
+    assert len(result.worker_ids) == 1
+
+
 def test_run_after_holds_the_task_until_then(run_worker_once) -> None:
     later = django_tasks.noop.using(run_after=timezone.now() + datetime.timedelta(hours=1))
     waiting = later.enqueue()

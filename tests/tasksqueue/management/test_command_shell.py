@@ -14,6 +14,7 @@ from procrastinate.contrib.django.models import ProcrastinateEvent, Procrastinat
 
 from taiga.emails.tasks import send_email
 from taiga.tasksqueue.manager import manager as tqmanager
+from tests.tasksqueue.backends.django_tasks import add
 from tests.utils.processes import ROOT, TIMEOUT, database_url, manage
 
 ONE_JOB_WAITING = (
@@ -354,3 +355,23 @@ def test_delete_jobs_given_as_arguments_exits_1_once_nothing_matches():
         "list_tasks shows the jobs by task\n"
         "CommandError: 1 shell command failed (see the errors above)\n",
     )
+
+
+@pytest.mark.django_db
+def test_the_jobs_of_django_tasks_are_listed_and_retried_like_any_other(capsys, monkeypatch):
+    result = add.using(queue_name="misc").enqueue(1)
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE procrastinate_jobs SET status = 'failed' WHERE id = %s", [result.id])
+
+    out, err = shell(
+        capsys, monkeypatch, stdin=f"list_jobs task={add.module_path}\nretry {result.id}\n"
+    )
+
+    assert err == ""
+    assert out == (
+        f"#{result.id} {add.module_path} on misc - [failed]\n"
+        f"#{result.id} {add.module_path} on misc - [todo]\n"
+    )
+    assert statuses(int(result.id)) == [("todo", 0)]
+    result.refresh()
+    assert result.status == "READY"
