@@ -372,6 +372,6 @@ def test_the_jobs_of_django_tasks_are_listed_and_retried_like_any_other(capsys, 
         f"#{result.id} {add.module_path} on misc - [failed]\n"
         f"#{result.id} {add.module_path} on misc - [todo]\n"
     )
-    assert statuses(int(result.id)) == [("todo", 0)]
+    assert statuses(int(result.id)) == [("todo", 1)]  # a retry counts the failed attempt
     result.refresh()
     assert result.status == "READY"
