@@ -39,6 +39,11 @@ async def fail_async(message: str) -> None:
 
 
 @task
+def complex_exception() -> None:
+    raise ValueError(ValueError("This task failed"))
+
+
+@task
 def exit_task() -> None:
     raise SystemExit(3)
 

@@ -276,3 +276,30 @@ def test_bad_options_are_a_system_check_error_and_refuse_every_task() -> None:
     with override_settings(TASKS={"default": {"BACKEND": BACKEND, "OPTIONS": {"retry": -1}}}):
         [error] = task_backends["default"].check()
         assert "retry must be False, True, a number of retries" in error.msg
+
+
+def test_using_returns_a_new_task_and_keeps_earlier_changes() -> None:
+    now = timezone.now()
+    assert django_tasks.noop.using() == django_tasks.noop
+    assert django_tasks.noop.using() is not django_tasks.noop
+    later = django_tasks.noop.using(run_after=now)
+    both = later.using(priority=10)
+    assert (both.run_after, both.priority, later.priority) == (now, 10, 0)
+    assert django_tasks.noop.run_after is None
+
+
+def test_using_an_unknown_backend_is_refused() -> None:
+    with pytest.raises(InvalidTaskBackend, match=r"^The connection 'unknown' doesn't exist\.$"):
+        django_tasks.noop.using(backend="unknown")
+
+
+@override_settings(TASKS={})
+def test_no_backends_means_no_enqueue() -> None:
+    with pytest.raises(InvalidTaskBackend):
+        django_tasks.noop.enqueue()
+
+
+async def test_tasks_can_still_be_called_directly() -> None:
+    assert django_tasks.add.call(1, 2) == 3
+    assert await django_tasks.add.acall(1, b=3) == 4
+    assert await django_tasks.double.acall(4) == 8

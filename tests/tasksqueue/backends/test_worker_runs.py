@@ -47,15 +47,46 @@ def test_sync_and_async_tasks_run_and_their_results_are_stored(run_worker_once) 
     assert (added.args, added.kwargs) == ([2], {"b": 3})
 
 
+def test_djangos_receivers_log_each_step(run_worker_once, caplog) -> None:
+    caplog.set_level("DEBUG", logger="django.tasks")
+    succeeded = django_tasks.add.enqueue(1)
+    failed = django_tasks.fail.enqueue("logged")
+    run_worker_once(concurrency=1)
+    by_job = {
+        job_id: [
+            (record.levelname, record.getMessage())
+            for record in caplog.records
+            if record.name == "django.tasks" and f"id={job_id} " in record.getMessage()
+        ]
+        for job_id in (succeeded.id, failed.id)
+    }
+    add_path, fail_path = django_tasks.add.module_path, django_tasks.fail.module_path
+    assert by_job == {
+        succeeded.id: [
+            ("DEBUG", f"Task id={succeeded.id} path={add_path} enqueued backend=default"),
+            ("INFO", f"Task id={succeeded.id} path={add_path} state=RUNNING"),
+            ("INFO", f"Task id={succeeded.id} path={add_path} state=SUCCESSFUL"),
+        ],
+        failed.id: [
+            ("DEBUG", f"Task id={failed.id} path={fail_path} enqueued backend=default"),
+            ("INFO", f"Task id={failed.id} path={fail_path} state=RUNNING"),
+            ("ERROR", f"Task id={failed.id} path={fail_path} state=FAILED"),
+        ],
+    }
+    assert not any("NoneType" in record.getMessage() for record in caplog.records)
+
+
 def test_a_failing_task_keeps_its_error_and_traceback(run_worker_once) -> None:
     failed = django_tasks.fail.enqueue("This task failed")
     failed_async = django_tasks.fail_async.enqueue("async failure")
     exited = django_tasks.exit_task.enqueue()
+    complex_one = django_tasks.complex_exception.enqueue()
     run_worker_once()
     for result, kind, last_line in (
         (failed, ValueError, "ValueError: This task failed\n"),
         (failed_async, ValueError, "ValueError: async failure\n"),
         (exited, SystemExit, "SystemExit: 3\n"),
+        (complex_one, ValueError, "ValueError: This task failed\n"),
     ):
         result.refresh()
         assert result.status == TaskResultStatus.FAILED
@@ -69,6 +100,7 @@ def test_a_failing_task_keeps_its_error_and_traceback(run_worker_once) -> None:
         assert error.traceback.startswith("Traceback (most recent call last):\n")
         assert error.traceback.endswith(last_line)
         assert result.attempts == 1
+    assert 'raise ValueError(ValueError("This task failed"))' in complex_one.errors[0].traceback
 
 
 @pytest.mark.parametrize(
