@@ -303,3 +303,15 @@ async def test_tasks_can_still_be_called_directly() -> None:
     assert django_tasks.add.call(1, 2) == 3
     assert await django_tasks.add.acall(1, b=3) == 4
     assert await django_tasks.double.acall(4) == 8  # type: ignore[comparison-overlap]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_aenqueue_refuses_what_enqueue_refuses() -> None:
+    with pytest.raises(ArgumentNotSerializable, match="Unsupported type"):
+        await django_tasks.echo.aenqueue(timezone.now())
+    made_under_any_queue = django_tasks.noop.using(queue_name="unknown_queue")
+    with (
+        override_settings(TASKS={"default": {"BACKEND": BACKEND, "QUEUES": ["queue-1"]}}),
+        pytest.raises(InvalidTask, match="Queue 'unknown_queue' is not valid"),
+    ):
+        await made_under_any_queue.aenqueue()
