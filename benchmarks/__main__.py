@@ -1,8 +1,9 @@
-"""`python -m benchmarks` (`make bench`): ours, stock Procrastinate, PgQueuer (psycopg, asyncpg).
+"""`python -m benchmarks` (`make bench`): ours, stock Procrastinate, PgQueuer (psycopg, asyncpg),
+and, for Django's own tasks framework, ours against django-tasks-db (phase "django-tasks").
 
 Prints progress, then one table with the ratios, and writes it with every raw figure to
 benchmarks/results/latest.json. `--quick` is a smoke run with few jobs; its figures mean little.
-See docs/performance.md for the method.
+See docs/performance.md for the method, benchmarks/dj_phase.py for the "django-tasks" phase's.
 """
 
 from __future__ import annotations
@@ -22,10 +23,10 @@ from typing import Any
 
 import psutil
 
-from benchmarks import db, figures, latency, real, report, runner
+from benchmarks import db, dj_phase, figures, latency, real, report, runner
 from benchmarks.systems import OURS_WORKER, SYSTEMS, System
 
-PHASES = ("defers", "latency", "drains", "real", "rt")
+PHASES = ("defers", "latency", "drains", "real", "rt", dj_phase.PHASE)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -56,6 +57,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--real-jobs", type=int, help="jobs per drain of real tasks, and per floor (default 5,000)"
     )
+    parser.add_argument(
+        "--django-jobs",
+        type=int,
+        help="django-tasks phase: jobs enqueued then drained per system and kind of no-op "
+        "(default 5,000; --quick 500)",
+    )
+    parser.add_argument(
+        "--tasksdb-processes",
+        type=int,
+        help="django-tasks phase: db_worker processes of django-tasks-db (default 2)",
+    )
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown too")
     parser.add_argument(
         "--db-suffix",
@@ -76,7 +88,16 @@ def machine() -> dict[str, Any]:
     except OSError:
         pass
     versions: dict[str, str | None] = {}
-    for package in ("django", "procrastinate", "pgqueuer", "psycopg", "psycopg-pool", "asyncpg"):
+    packages = (
+        "django",
+        "procrastinate",
+        "pgqueuer",
+        "psycopg",
+        "psycopg-pool",
+        "asyncpg",
+        "django-tasks-db",
+    )
+    for package in packages:
         try:
             versions[package] = importlib.metadata.version(package)
         except importlib.metadata.PackageNotFoundError:
@@ -96,8 +117,12 @@ def run_phases(harness: runner.Harness, systems: list[System], phases: list[str]
     results: dict[str, Any] = {system.key: {} for system in systems}
     harness.say("Setting up one database per system (create if missing, migrate, install)")
     for system in systems:
-        system.setup(server)
-        system.reset(server)
+        if any(system.in_phase(phase) for phase in phases):
+            system.setup(server)
+            system.reset(server)
+    # Systems that take part in one phase alone (django-tasks-db) are left out of the others.
+    everywhere = systems
+    systems = [system for system in everywhere if system.only_phase is None]
 
     if "defers" in phases:
         harness.say(
@@ -136,6 +161,10 @@ def run_phases(harness: runner.Harness, systems: list[System], phases: list[str]
         for system in systems:
             results[system.key]["round_trips"] = harness.round_trips(system)
 
+    if dj_phase.PHASE in phases:
+        for key, measured in dj_phase.run(harness, everywhere).items():
+            results.setdefault(key, {})["django_tasks"] = measured
+
     return results
 
 
@@ -159,6 +188,10 @@ def main(argv: list[str] | None = None) -> int:
         )
     if args.real_jobs:
         plan = dataclasses.replace(plan, real_jobs=args.real_jobs)
+    if args.django_jobs:
+        plan = dataclasses.replace(plan, django_jobs=args.django_jobs)
+    if args.tasksdb_processes:
+        plan = dataclasses.replace(plan, tasksdb_processes=args.tasksdb_processes)
     keys = [key.strip() for key in args.systems.split(",") if key.strip()]
     phases = [phase.strip() for phase in args.only.split(",") if phase.strip()]
     unknown = [k for k in keys if k not in SYSTEMS] + [p for p in phases if p not in PHASES]
@@ -204,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
             "systems": {s.key: s.label for s in systems},
             "worker_commands": {s.key: command_line(s.worker_argv(10, True)) for s in systems},
             "ours_worker": command_line(OURS_WORKER),
+            **({"django_tasks": dj_phase.describe(plan)} if dj_phase.PHASE in phases else {}),
         },
         "machine": {**machine(), "cores": cores, "postgresql": version, "server": where},
         "table": [r.as_dict() for r in rows],
@@ -218,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         for d in [*data.get("drains", []), *data.get("real", [])]
         if not d["ok"]
     ]
+    failed += dj_phase.failures(results)
     if failed:
         print(f"Some drains did not run cleanly: {', '.join(failed)}", file=sys.stderr)
         return 1

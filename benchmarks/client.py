@@ -9,14 +9,17 @@ The harness starts it once per phase and drives it over stdin/stdout, one JSON o
     ...
     -> {"cmd": "quit"}
 
-Commands: defer_sync, defer_async (one job per call), defer_many (batches; of `noop`, or of the
-task `task` names, one of benchmarks.real.REAL, to fill the queue), latency (defer one ping at a
-time to a running worker and wait for it to report its start over UDP).
+Commands: defer_sync (one job per call, of `noop` or of the task `task` names), defer_async (one
+job per call), defer_many (batches; of `noop`, or of the task `task` names, one of
+benchmarks.real.REAL, to fill the queue), latency (defer one ping at a time to a running worker and
+wait for it to report its start over UDP).
 
 `ours` and `stock` share a Django process layout: `ours` defers through taiga.tasksqueue's task
 API, `stock` through the very same tasks' Procrastinate objects (`procrastinate_task.defer`, its
 default Django connector). `pgq` and `pgq-asyncpg` use PgQueuer's own queries, over psycopg and
-asyncpg (which has no sync API: no defer_sync).
+asyncpg (which has no sync API: no defer_sync). `django` enqueues the tasks of benchmarks.dj_tasks
+with Django's `Task.enqueue()` / `aenqueue()`, on whatever backend the process's TASKS setting
+names (ours, or django-tasks-db); it has no batches and no pings.
 """
 
 from __future__ import annotations
@@ -35,8 +38,10 @@ from typing import Any, Protocol
 
 
 class Deferrer(Protocol):
-    def warm_up(self) -> None: ...
-    def one_sync(self, i: int) -> None: ...
+    def sync_defer(self, task: str = "noop") -> Callable[[int], object]:
+        """The sync call that defers one job of `task` with argument i."""
+        ...
+
     async def one_async(self, i: int) -> None: ...
     async def open_async(self) -> None: ...
     async def close_async(self) -> None: ...
@@ -60,11 +65,8 @@ class OursDeferrer:
         self.noop = tasks.noop
         self.ping_task = tasks.ping
 
-    def warm_up(self) -> None:
-        self.noop.defer_sync(-1)
-
-    def one_sync(self, i: int) -> None:
-        self.noop.defer_sync(i)
+    def sync_defer(self, task: str = "noop") -> Callable[[int], object]:
+        return getattr(self._module, task).defer_sync
 
     async def open_async(self) -> None:
         await self.noop.defer(-1)
@@ -93,11 +95,9 @@ class StockDeferrer:
         self.noop = tasks.noop.procrastinate_task
         self.ping_task = tasks.ping.procrastinate_task
 
-    def warm_up(self) -> None:
-        self.noop.defer(i=-1)
-
-    def one_sync(self, i: int) -> None:
-        self.noop.defer(i=i)
+    def sync_defer(self, task: str = "noop") -> Callable[[int], object]:
+        procrastinate_task = getattr(self._module, task).procrastinate_task
+        return lambda i: procrastinate_task.defer(i=i)
 
     async def open_async(self) -> None:
         await self.noop.defer_async(i=-1)
@@ -155,13 +155,12 @@ class PgqDeferrer:
     def _payload(i: int) -> bytes:
         return json.dumps({"i": i}).encode()
 
-    def warm_up(self) -> None:
-        self.one_sync(-1)
-
-    def one_sync(self, i: int) -> None:
+    def sync_defer(self, task: str = "noop") -> Callable[[int], object]:
         if self.driver != "psycopg":
             raise ValueError(f"PgQueuer over {self.driver} has no sync API")
-        self.enqueue(self.noop_name, self._payload(i))
+        if task != "noop":
+            raise ValueError(f"PgQueuer's benchmark has no task {task!r}")
+        return lambda i: self.enqueue(self.noop_name, self._payload(i))
 
     async def open_async(self) -> None:
         self.async_stack = contextlib.AsyncExitStack()
@@ -189,11 +188,42 @@ class PgqDeferrer:
         self.enqueue(self.ping_name, payload)
 
 
+class DjangoTaskDeferrer:
+    """Django's tasks framework: `Task.enqueue()` and `Task.aenqueue()` of benchmarks.dj_tasks,
+    on the backend the process's TASKS setting names for the default alias."""
+
+    def __init__(self) -> None:
+        _setup_django()
+        from benchmarks import dj_tasks
+
+        self._module = dj_tasks
+        self.noop = dj_tasks.noop
+
+    def sync_defer(self, task: str = "noop") -> Callable[[int], object]:
+        return getattr(self._module, task).enqueue
+
+    async def open_async(self) -> None:
+        await self.noop.aenqueue(-1)
+
+    async def close_async(self) -> None:
+        pass
+
+    async def one_async(self, i: int) -> None:
+        await self.noop.aenqueue(i)
+
+    def many(self, first: int, count: int, task: str = "noop") -> None:
+        raise ValueError("Django's tasks framework has no batch enqueue")
+
+    def ping(self, seq: int, sent: float) -> None:
+        raise ValueError("the django client has no latency task")
+
+
 DEFERRERS: dict[str, Callable[[], Deferrer]] = {
     "ours": OursDeferrer,
     "stock": StockDeferrer,
     "pgq": lambda: PgqDeferrer("psycopg"),
     "pgq-asyncpg": lambda: PgqDeferrer("asyncpg"),
+    "django": DjangoTaskDeferrer,
 }
 
 
@@ -227,12 +257,13 @@ def _timed(channel: Channel, run: Callable[[], None], jobs: int) -> None:
     channel.send(event="done", jobs=jobs, seconds=wall, client_cpu=cpu)
 
 
-def defer_sync(channel: Channel, deferrer: Deferrer, n: int) -> None:
-    deferrer.warm_up()
+def defer_sync(channel: Channel, deferrer: Deferrer, n: int, task: str = "noop") -> None:
+    defer = deferrer.sync_defer(task)
+    defer(-1)  # warm-up; the harness empties the queue after it
 
     def run() -> None:
         for i in range(n):
-            deferrer.one_sync(i)
+            defer(i)
 
     _timed(channel, run, n)
 
@@ -345,7 +376,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     channel = Channel()
     channel.send(event="hello", udp_port=udp.getsockname()[1], pid=os.getpid())
     commands: dict[str, Callable[[dict[str, Any]], None]] = {
-        "defer_sync": lambda m: defer_sync(channel, deferrer, m["n"]),
+        "defer_sync": lambda m: defer_sync(channel, deferrer, m["n"], m.get("task", "noop")),
         "defer_async": lambda m: defer_async(channel, deferrer, m["n"]),
         "defer_many": lambda m: defer_many(
             channel, deferrer, m["n"], m["batch"], m.get("task", "noop")

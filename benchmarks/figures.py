@@ -24,6 +24,12 @@ class Plan:
     rt_drain_concurrency: tuple[int, ...] = (1, 10)
     real_jobs: int = 5_000  # per drain of "real" tasks (benchmarks.real), and per floor
     real_concurrency: int = 10
+    # The "django-tasks" phase (benchmarks.dj_phase): jobs enqueued one per call, then drained,
+    # per system and kind of no-op; our worker's concurrency (1 process); django-tasks-db's
+    # worker processes (its db_worker runs one task at a time).
+    django_jobs: int = 5_000
+    django_concurrency: int = 10
+    tasksdb_processes: int = 2
 
 
 FULL = Plan(
@@ -50,6 +56,7 @@ QUICK = Plan(
     rt_defers=50,
     rt_drain_jobs=200,
     real_jobs=500,
+    django_jobs=500,
 )
 
 

@@ -28,14 +28,14 @@ def _tail(path: Path, lines: int = 30) -> str:
 
 
 class Client:
-    """`python -m benchmarks.client SYSTEM`, driven line by line (see benchmarks.client)."""
+    """`python -m benchmarks.client DEFERRER`, driven line by line (see benchmarks.client)."""
 
     def __init__(self, system: System, env: dict[str, str], log_path: Path) -> None:
         self.system = system
         self.log_path = log_path
         self._log: IO[bytes] = log_path.open("ab")
         self.process = subprocess.Popen(
-            [PY, "-m", "benchmarks.client", system.key],
+            [PY, "-m", "benchmarks.client", system.client_key],
             cwd=db.ROOT,
             env=env,
             stdin=subprocess.PIPE,

@@ -2,6 +2,11 @@
 
 A system column (and its ratio) shows only when some row has a figure for it, so a run of a few
 systems is not padded with empty columns. Rows can carry a note, printed under the table.
+
+The "django-tasks" phase's rows (benchmarks.dj_phase) put our Django-task backend in the "ours"
+column, the same no-ops as our plain tasks in "ours plain" and django-tasks-db in its own column:
+their ours/ours plain ratio is what the backend costs over plain tasks, ours/django-tasks-db the
+comparison with the peer.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ SYSTEM_COLUMNS = (
     ("stock", "stock"),
     ("pgq", "pgqueuer"),
     ("pgq-asyncpg", "pgqueuer-asyncpg"),
+    ("ours-plain", "ours plain"),
+    ("tasksdb", "django-tasks-db"),
 )
 # Shown only when a row has a floor (the real tasks' rows): the same work with no queue at all.
 FLOOR_COLUMN = ("floor", "floor")
@@ -46,7 +53,7 @@ class Row:
             "better": self.better,
             "values": self.values,
             **{
-                f"ours_over_{name.replace('-', '_')}": self.ratio(key)
+                f"ours_over_{name.replace('-', '_').replace(' ', '_')}": self.ratio(key)
                 for key, name in (*SYSTEM_COLUMNS[1:], FLOOR_COLUMN)
             },
             "note": self.note or None,
@@ -108,6 +115,78 @@ def _ceiling_rows(results: dict[str, Any], c: int, p: int, cores: int) -> list[R
     ]
 
 
+def django_tasks_note(results: dict[str, Any]) -> str:
+    def drain_of(key: str) -> dict[str, Any]:
+        data = results.get(key, {}).get("django_tasks", {})
+        found = [flavour["drain"] for flavour in data.values() if "drain" in flavour]
+        return found[0] if found else {}
+
+    ours, peer = drain_of("ours") or drain_of("ours-plain"), drain_of("tasksdb")
+    parts = []
+    if ours:
+        parts.append(
+            "ours = django.tasks @task no-ops on TasksQueueBackend, Task.enqueue() one call per "
+            "job from sync code, drained by `tasksqueue worker -c "
+            f"{ours['concurrency']} --one-shot`, 1 process; ours plain = the same no-ops as "
+            "@manager.task, defer_sync(), the same worker. Target: the backend adds under 10 % "
+            "to the drain, ours/ours plain >= 0.91x on the drain rows"
+        )
+    if peer:
+        processes = peer.get("processes", 1)
+        parts.append(
+            "django-tasks-db = its DatabaseBackend, the same @task functions and Task.enqueue(), "
+            f"drained by `db_worker --batch --no-startup-delay` in {processes} processes (one "
+            "task at a time each), CONN_MAX_AGE 600 (benchmarks/settings_tasksdb.py)"
+        )
+    return "; ".join(parts) + "."
+
+
+def _django_tasks_rows(results: dict[str, Any]) -> list[Row]:
+    keys = [key for key, _ in SYSTEM_COLUMNS]
+    note = django_tasks_note(results)
+    rows: list[Row] = []
+    for flavour in ("sync", "async"):
+        found = [
+            results[key]["django_tasks"][flavour]
+            for key in keys
+            if flavour in results.get(key, {}).get("django_tasks", {})
+        ]
+        if not found:
+            continue
+        jobs = found[0]["drain"]["jobs"]
+
+        def row(label: str, unit: str, *path: str, flavour: str = flavour) -> Row:
+            values = {
+                key: _get(results.get(key, {}), "django_tasks", flavour, *path) for key in keys
+            }
+            return Row(label, unit, "higher" if unit == "jobs/s" else "lower", values, note)
+
+        what = f"{flavour} no-op"
+        rows += [
+            row(
+                f"Django task: enqueue one per call, {what}",
+                "jobs/s",
+                "enqueue",
+                RATE,
+            ),
+            row(f"Django task: drain {jobs:,} {what} jobs", "jobs/s", "drain", RATE),
+            row(
+                f"Django task: enqueue client CPU per job, {what}",
+                "ms",
+                "enqueue",
+                "client_cpu_ms_per_job",
+            ),
+            row(f"Django task: worker CPU per job, {what}", "ms", "drain", "worker_cpu_ms_per_job"),
+            row(
+                f"Django task: PostgreSQL CPU per job drained, {what}",
+                "ms",
+                "drain",
+                "pg_cpu_ms_per_job",
+            ),
+        ]
+    return rows
+
+
 def build_rows(
     results: dict[str, Any], drain_configs: list[tuple[int, int, int]], cores: int
 ) -> list[Row]:
@@ -144,6 +223,7 @@ def build_rows(
                     {key: _real(drains, task) for key, drains in real.items()},
                 )
             )
+    rows += _django_tasks_rows(results)
     rows += [
         row("latency defer -> start, p50", "ms", "lower", "latency", "p50_ms"),
         row("latency defer -> start, p95", "ms", "lower", "latency", "p95_ms"),

@@ -112,6 +112,28 @@ class Harness:
         done = client.run(cmd, arguments, before=before, after=lambda: marks.append(sample()))
         return done, marks[0], marks[1]
 
+    def timed_defers(
+        self,
+        system: System,
+        client: Client,
+        backends: db.BackendCpu,
+        cmd: str,
+        arguments: dict[str, Any],
+    ) -> dict[str, Any]:
+        """One client defer command on an emptied queue: its rate, client and PostgreSQL CPU.
+
+        The jobs it deferred stay in the queue."""
+        done, first, last = self._between(system, client, cmd, arguments, backends.sample)
+        jobs = int(done["jobs"])
+        pg_cpu = db.BackendCpu.delta(first, last)
+        return {
+            "jobs": jobs,
+            "seconds": done["seconds"],
+            "jobs_per_s": jobs / done["seconds"],
+            "client_cpu_ms_per_job": 1000 * done["client_cpu"] / jobs,
+            "pg_cpu_ms_per_job": 1000 * pg_cpu / jobs if backends.enabled else None,
+        }
+
     def defers(self, system: System) -> dict[str, Any]:
         results: dict[str, Any] = {}
         url = self.server.url(system.database)
@@ -120,16 +142,7 @@ class Harness:
         try:
             commands = self._defer_commands(system, self.plan.defer_single, self.plan.defer_many)
             for cmd, label, arguments in commands:
-                done, first, last = self._between(system, client, cmd, arguments, backends.sample)
-                jobs = int(done["jobs"])
-                pg_cpu = db.BackendCpu.delta(first, last)
-                results[cmd] = {
-                    "jobs": jobs,
-                    "seconds": done["seconds"],
-                    "jobs_per_s": jobs / done["seconds"],
-                    "client_cpu_ms_per_job": 1000 * done["client_cpu"] / jobs,
-                    "pg_cpu_ms_per_job": 1000 * pg_cpu / jobs if backends.enabled else None,
-                }
+                results[cmd] = self.timed_defers(system, client, backends, cmd, arguments)
                 self.say(
                     f"  {system.label}: defer {label}: {results[cmd]['jobs_per_s']:,.0f} jobs/s"
                 )
@@ -159,16 +172,31 @@ class Harness:
         proxy: CountingProxy | None = None,
         task: str = "noop",
     ) -> Drain:
+        """Fill the queue with `jobs` jobs of `task` (the system's batch defer), then drain it."""
+        tag = f"drain-c{concurrency}-p{processes}" + ("-rt" if proxy else "")
+        if task != "noop":
+            tag += f"-{task}"
+        self._fill(system, self._fill_client(system), jobs, task)
+        return self.drain_filled(system, concurrency, processes, jobs, tag, proxy, task)
+
+    def drain_filled(
+        self,
+        system: System,
+        concurrency: int,
+        processes: int,
+        jobs: int,
+        tag: str,
+        proxy: CountingProxy | None = None,
+        task: str = "noop",
+    ) -> Drain:
+        """Drain a queue filled with `jobs` jobs (one-shot workers), then empty the queue.
+
+        `tag` names the worker log (benchmarks/results/logs/<system>-<tag>.log)."""
         result = Drain(concurrency, processes, jobs, task)
         direct_url = self.server.url(system.database)
         worker_url = (
             self.server.url(system.database, port=proxy.port) if proxy is not None else direct_url
         )
-        tag = f"drain-c{concurrency}-p{processes}" + ("-rt" if proxy else "")
-        if task != "noop":
-            tag += f"-{task}"
-        self._fill(system, self._fill_client(system), jobs, task)
-
         backends = db.BackendCpu(self.server, system.database)
         self.stamps.reset()
         workers = Workers(

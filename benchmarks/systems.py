@@ -2,7 +2,9 @@
 
 Ours, stock Procrastinate, and PgQueuer twice: on psycopg (the driver this project uses) and on
 asyncpg (PgQueuer's default and its fastest), each in its own database, so that the latency phase
-can run every worker at once without one taking another's jobs.
+can run every worker at once without one taking another's jobs. And django-tasks-db ("tasksdb"),
+the peer of the "django-tasks" phase only (benchmarks.dj_phase): Django's tasks framework on its
+ORM backend, with its own settings module and database.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ PGQ_LOGGED = (
     "SELECT status::text, count(*) FROM pgqueuer_log "
     "WHERE status NOT IN ('queued', 'picked') GROUP BY status"
 )
+TASKSDB_TABLE = "django_tasks_database_dbtaskresult"
+TASKSDB_DONE = f"SELECT lower(status), count(*) FROM {TASKSDB_TABLE} GROUP BY status"
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,17 @@ class System:
     table_prefix: str
     filled_tables: tuple[str, ...]  # ANALYZEd once the queue is filled
     pgq_driver: str | None = None  # PgQueuer's systems only: its database driver
+    settings: str = ""  # DJANGO_SETTINGS_MODULE of its processes, when not the project's
+    client: str = ""  # the deferrer its client runs (benchmarks.client), when not `key`
+    task_modules: str = "benchmarks.tasks"  # TASKS_MODULES_PATHS of its processes
+    only_phase: str | None = None  # a system that takes part in this phase alone
+
+    @property
+    def client_key(self) -> str:
+        return self.client or self.key
+
+    def in_phase(self, phase: str) -> bool:
+        return self.only_phase is None or self.only_phase == phase
 
     @property
     def sync_defers(self) -> bool:
@@ -47,10 +62,12 @@ class System:
         env.update(
             DATABASE_URL=url,
             BENCH_PGQ_DSN=url,
-            TASKS_MODULES_PATHS="benchmarks.tasks",
+            TASKS_MODULES_PATHS=self.task_modules,
             PYTHONPATH=str(db.ROOT),
             PYTHONUNBUFFERED="1",
         )
+        if self.settings:
+            env["DJANGO_SETTINGS_MODULE"] = self.settings
         env.update(extra or {})
         return env
 
@@ -66,6 +83,17 @@ class System:
                 "--concurrency",
                 str(concurrency),
                 "--one-shot" if one_shot else "--wait",
+            ]
+        if self.key == "tasksdb":
+            # One task at a time per process (several processes are its concurrency: the harness
+            # starts `processes` of them); `--batch` exits once nothing is ready. No start-up delay:
+            # the harness starts its processes together on purpose. --reload is off (DEBUG off).
+            return [
+                PY,
+                "manage.py",
+                "db_worker",
+                "--no-startup-delay",
+                *(["--batch"] if one_shot else []),
             ]
         # PgQueuer has no per-worker job count: it fetches `batch_size` jobs at once and caps the
         # jobs it holds with max_concurrent_tasks, which must be at least twice the batch.
@@ -90,6 +118,9 @@ class System:
             if not db.queue_tables(server, self.database, "pgqueuer"):
                 install = [PY, "-m", "pgqueuer", "install"]
                 db.run_quiet(install, {**env, "PGDSN": env["DATABASE_URL"]})
+        elif self.key == "tasksdb":
+            # django-tasks-db's table only; its app's label is django_tasks_database.
+            db.run_quiet([PY, "manage.py", "migrate", "django_tasks_database", "--noinput"], env)
         elif self.key == "stock":
             # Procrastinate's schema as it comes, without this project's own migrations, and
             # Django's auth_user for the real tasks.
@@ -112,6 +143,8 @@ class System:
                 **db.fetch_counts(server, self.database, PGQ_LOGGED),
                 **db.fetch_counts(server, self.database, PGQ_QUEUED),
             }
+        if self.key == "tasksdb":
+            return db.fetch_counts(server, self.database, TASKSDB_DONE)
         return db.fetch_counts(server, self.database, PROCRASTINATE_DONE)
 
     @staticmethod
@@ -142,5 +175,15 @@ SYSTEMS = {
         "pgqueuer",
         ("pgqueuer",),
         "asyncpg",
+    ),
+    "tasksdb": System(
+        "tasksdb",
+        "django-tasks-db",
+        "bench_tasksdb",
+        "django_tasks_database_",
+        (TASKSDB_TABLE,),
+        settings="benchmarks.settings_tasksdb",
+        client="django",
+        only_phase="django-tasks",
     ),
 }
