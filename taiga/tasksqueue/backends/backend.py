@@ -15,7 +15,7 @@ from typing import Any, cast
 from asgiref.sync import sync_to_async
 from django.core import checks
 from django.db import connections, transaction
-from django.tasks import Task, TaskResult, TaskResultStatus
+from django.tasks import Task, TaskResultStatus
 from django.tasks.backends.base import BaseTaskBackend
 from django.tasks.exceptions import InvalidTask, InvalidTaskBackend, TaskResultDoesNotExist
 from django.tasks.signals import task_enqueued
@@ -24,7 +24,13 @@ from django.utils.module_loading import import_string
 
 from taiga.tasksqueue.backends.execution import as_enqueued
 from taiga.tasksqueue.backends.options import parse_options
-from taiga.tasksqueue.backends.results import AnyResult, AnyTask, read_job, to_task_result
+from taiga.tasksqueue.backends.results import (
+    AnyResult,
+    AnyTask,
+    read_job,
+    to_task_result,
+    unfinished_result,
+)
 from taiga.tasksqueue.backends.signals import send_from_loop
 from taiga.tasksqueue.backends.task_class import QueueTask
 from taiga.tasksqueue.conf import tq_settings
@@ -107,18 +113,14 @@ class TasksQueueBackend(BaseTaskBackend):
         """The READY result (its id set once the job is stored), and the job's arguments."""
         name = task.module_path
         try:
-            result = TaskResult(
-                task=task,
-                id="",
+            result = unfinished_result(
+                task,
                 status=TaskResultStatus.READY,
                 enqueued_at=timezone.now(),
                 started_at=None,
-                finished_at=None,
-                last_attempted_at=None,
                 args=args,
                 kwargs=kwargs,
                 backend=self.alias,
-                errors=[],
                 worker_ids=[],
             )
         except (TypeError, ValueError) as exc:  # what Django's normalize_json refuses

@@ -20,7 +20,7 @@ from dataclasses import replace
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.tasks import TaskContext, TaskResult, TaskResultStatus
+from django.tasks import TaskContext, TaskResultStatus
 from django.tasks.base import TaskError
 from django.tasks.exceptions import InvalidTask
 from django.tasks.signals import task_finished, task_started
@@ -30,7 +30,13 @@ from procrastinate import JobContext
 from procrastinate.jobs import Status
 
 from taiga.tasksqueue.attempts import AFTER_RECORDED, AttemptRecord, StoredReturn
-from taiga.tasksqueue.backends.results import AnyResult, AnyTask, read_job, worker_label
+from taiga.tasksqueue.backends.results import (
+    AnyResult,
+    AnyTask,
+    read_job,
+    unfinished_result,
+    worker_label,
+)
 from taiga.tasksqueue.backends.signals import loop_safe, send_from_loop
 
 
@@ -79,19 +85,15 @@ class DjangoRun:
         self.task = task
         self.job_id = job.id
         self.sender = type(task.get_backend())
-        now = timezone.now()
-        self.result = TaskResult(
-            task=as_enqueued(task, job.queue, job.priority, job.scheduled_at),
-            id=str(job.id),
+        self.result = unfinished_result(
+            as_enqueued(task, job.queue, job.priority, job.scheduled_at),
+            result_id=str(job.id),
             status=TaskResultStatus.RUNNING,
             enqueued_at=datetime.datetime.fromisoformat(enqueued_at) if enqueued_at else None,
-            started_at=now,
-            last_attempted_at=now,
-            finished_at=None,
+            started_at=timezone.now(),
             args=args,
             kwargs=kwargs,
             backend=task.backend,
-            errors=[],
             worker_ids=[worker_label(job.worker_id)],
         )
         self.later_run = job.attempts > 0

@@ -151,6 +151,35 @@ def read_job(job_id: int) -> StoredJob | None:
     )
 
 
+def unfinished_result(
+    task: AnyTask,
+    *,
+    status: TaskResultStatus,
+    enqueued_at: datetime.datetime | None,
+    started_at: datetime.datetime | None,
+    args: Any,
+    kwargs: Any,
+    backend: str,
+    worker_ids: list[str],
+    result_id: str = "",
+) -> AnyResult:
+    """A result that has not ended and has no error yet: READY at enqueue, RUNNING in a run."""
+    return TaskResult(
+        task=task,
+        id=result_id,
+        status=status,
+        enqueued_at=enqueued_at,
+        started_at=started_at,
+        last_attempted_at=started_at,
+        finished_at=None,
+        args=args,
+        kwargs=kwargs,
+        backend=backend,
+        errors=[],
+        worker_ids=worker_ids,
+    )
+
+
 def to_task_result(stored: StoredJob, job_id: int, task: AnyTask, backend: str) -> AnyResult:
     """Django's view of the stored job; `task` is the Django task it runs."""
     enqueued_at = stored.args.get("enqueued_at")
