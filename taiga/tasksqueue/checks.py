@@ -8,6 +8,9 @@
 - tasksqueue.E005: a setting's value is of the wrong type.
 - tasksqueue.E006: a setting's value is out of its range.
 - tasksqueue.E007: PROCRASTINATE_DATABASE_ALIAS names no database of DATABASES.
+
+tasksqueue.E008 (a bad OPTIONS of TasksQueueBackend in TASKS) is the backend's own check
+(`taiga.tasksqueue.backends`), which Django's tasks check runs.
 """
 
 from collections.abc import Sequence
