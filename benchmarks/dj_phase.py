@@ -25,6 +25,7 @@ stamps.
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +38,11 @@ PHASE = "django-tasks"
 FLAVOURS = {"sync": "noop_sync", "async": "noop"}
 OURS_SETTINGS = "benchmarks.settings_ours_tasks"
 OURS_TASK_MODULES = "benchmarks.tasks,benchmarks.dj_tasks"
+
+
+def tasksdb_conn_max_age() -> int:
+    """django-tasks-db's CONN_MAX_AGE, as benchmarks.settings_tasksdb reads it."""
+    return int(os.environ.get("BENCH_TASKSDB_CONN_MAX_AGE", "600"))
 
 
 @dataclass(frozen=True)
@@ -92,6 +98,7 @@ def describe(plan: figures.Plan) -> dict[str, Any]:
             "worker": (
                 f"manage.py db_worker --no-startup-delay --batch (x{plan.tasksdb_processes})"
             ),
+            "conn_max_age": tasksdb_conn_max_age(),
         },
     }
 
@@ -125,6 +132,11 @@ def run(harness: runner.Harness, systems: list[System]) -> dict[str, dict[str, A
     results: dict[str, dict[str, Any]] = {side.key: {} for side in chosen}
     if not chosen:
         return results
+    if "tasksdb" in results:
+        results["tasksdb"]["config"] = {
+            "processes": plan.tasksdb_processes,
+            "conn_max_age": tasksdb_conn_max_age(),
+        }
     clients: dict[str, Client] = {}
     try:
         for side in chosen:

@@ -118,10 +118,11 @@ def _ceiling_rows(results: dict[str, Any], c: int, p: int, cores: int) -> list[R
 def django_tasks_note(results: dict[str, Any]) -> str:
     def drain_of(key: str) -> dict[str, Any]:
         data = results.get(key, {}).get("django_tasks", {})
-        found = [flavour["drain"] for flavour in data.values() if "drain" in flavour]
+        found = [data[flavour]["drain"] for flavour in ("sync", "async") if flavour in data]
         return found[0] if found else {}
 
     ours, peer = drain_of("ours") or drain_of("ours-plain"), drain_of("tasksdb")
+    config = results.get("tasksdb", {}).get("django_tasks", {}).get("config", {})
     parts = []
     if ours:
         parts.append(
@@ -136,7 +137,8 @@ def django_tasks_note(results: dict[str, Any]) -> str:
         parts.append(
             "django-tasks-db = its DatabaseBackend, the same @task functions and Task.enqueue(), "
             f"drained by `db_worker --batch --no-startup-delay` in {processes} processes (one "
-            "task at a time each), CONN_MAX_AGE 600 (benchmarks/settings_tasksdb.py)"
+            f"task at a time each), CONN_MAX_AGE {config.get('conn_max_age', '?')} "
+            "(benchmarks/settings_tasksdb.py)"
         )
     return "; ".join(parts) + "."
 
