@@ -7,7 +7,6 @@ project's own tasks finds it like any other.
 """
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, cast
 
 from django.tasks import Task
 from django.tasks.exceptions import InvalidTask
@@ -17,9 +16,6 @@ from taiga.tasksqueue.backends.execution import runner_for
 from taiga.tasksqueue.backends.options import retry_problem
 from taiga.tasksqueue.backends.results import AnyTask
 from taiga.tasksqueue.manager import manager
-
-if TYPE_CHECKING:
-    from taiga.tasksqueue.backends.backend import TasksQueueBackend
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -48,6 +44,7 @@ def register(task: QueueTask) -> None:
         )
     retry = task.retry
     if retry is None:
-        retry = cast("TasksQueueBackend", task.get_backend()).settings.retry
+        # The backend's OPTIONS were checked when the task was validated, just before.
+        retry = task.get_backend().options.get("retry", False)
     manager.app.task(name=name, pass_context=True, retry=retry)(runner_for(task))
     manager.django_tasks[name] = task

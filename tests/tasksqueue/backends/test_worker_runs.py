@@ -6,9 +6,10 @@ import os
 
 import pytest
 from django.db import connection
-from django.tasks import TaskResultStatus, default_task_backend
+from django.tasks import TaskResultStatus, default_task_backend, task
 from django.tasks.exceptions import TaskResultDoesNotExist
 from django.tasks.signals import task_enqueued, task_finished, task_started
+from django.test import override_settings
 from django.utils import timezone
 
 from taiga.tasksqueue.models import JobAttempt
@@ -340,3 +341,25 @@ def test_async_receivers_are_awaited_for_both_kinds_of_task(run_worker_once) -> 
             ("finished", async_one.id),
         ]
     )
+
+
+def fails_every_time() -> None:
+    raise RuntimeError("again")
+
+
+@override_settings(
+    TASKS={
+        "default": {
+            "BACKEND": "taiga.tasksqueue.backends.TasksQueueBackend",
+            "QUEUES": [],
+            "OPTIONS": {"retry": 2},
+        }
+    }
+)
+def test_the_retry_option_is_the_default_of_tasks_without_their_own(run_worker_once) -> None:
+    # Registered here, under these OPTIONS (a task takes the default when first registered).
+    retried = task(fails_every_time)
+    result = retried.enqueue()
+    run_worker_once()
+    result.refresh()
+    assert (result.status, result.attempts, len(result.errors)) == (TaskResultStatus.FAILED, 3, 3)
