@@ -92,5 +92,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="WARNING")},
     "loggers": {
         "taiga": {"level": env.str("TAIGA_LOG_LEVEL", default="INFO"), "propagate": True},
+        # Django's receivers of the task signals log every job's start and end at INFO, which
+        # the worker's own `job started` / `job ended` lines already say (with the traceback of a
+        # failure): by default only their failures (ERROR) are shown.
+        "django.tasks": {"level": env.str("DJANGO_TASKS_LOG_LEVEL", default="WARNING")},
     },
 }

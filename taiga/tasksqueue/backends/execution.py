@@ -20,6 +20,8 @@ from dataclasses import replace
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.tasks import TaskContext, TaskResultStatus
 from django.tasks.base import TaskError
 from django.tasks.exceptions import InvalidTask
@@ -71,6 +73,24 @@ def stored_value(task: AnyTask, value: Any) -> StoredReturn:
     return StoredReturn(normalized)
 
 
+# The class of each alias's backend, which Django's signals name as their sender. Django's handler
+# keeps a backend per thread (a thread-local lookup of about 10 us): looked up once per settings.
+_senders: dict[str, type] = {}
+
+
+@receiver(setting_changed)
+def _forget_senders(*, setting: str, **kwargs: Any) -> None:
+    if setting == "TASKS":
+        _senders.clear()
+
+
+def sender_of(task: AnyTask) -> type:
+    sender = _senders.get(task.backend)
+    if sender is None:
+        sender = _senders[task.backend] = type(task.get_backend())
+    return sender
+
+
 class DjangoRun:
     def __init__(
         self,
@@ -84,7 +104,7 @@ class DjangoRun:
         assert job.id is not None
         self.task = task
         self.job_id = job.id
-        self.sender = type(task.get_backend())
+        self.sender = sender_of(task)
         self.result = unfinished_result(
             as_enqueued(task, job.queue, job.priority, job.scheduled_at),
             result_id=str(job.id),
