@@ -10,7 +10,7 @@ import json
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from procrastinate.jobs import Status
 
@@ -30,8 +30,10 @@ class StoredReturn:
     value: Any
 
 
-@dataclass(frozen=True, slots=True)
-class AttemptRecord:
+class AttemptRecord(NamedTuple):
+    """A run's row; a tuple, so that a batch of them is one JSON array of arrays, in this order
+    (the recording statements read the fields by position)."""
+
     job_id: int
     attempt: int  # 1 for the first run
     worker_id: int | None
@@ -39,17 +41,6 @@ class AttemptRecord:
     error_class: str = ""
     traceback: str = ""
     return_value: Any = None
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "job_id": self.job_id,
-            "attempt": self.attempt,
-            "worker_id": self.worker_id,
-            "outcome": self.outcome,
-            "error_class": self.error_class,
-            "traceback": self.traceback,
-            "return_value": self.return_value,
-        }
 
 
 def class_path(error: BaseException) -> str:
@@ -66,5 +57,5 @@ def error_fields(error: BaseException) -> dict[str, str]:
 
 
 def records_document(records: list[AttemptRecord]) -> str:
-    """The records as the JSON array the recording statements read."""
-    return json.dumps([record.as_json() for record in records], separators=(",", ":"))
+    """The records as the JSON array of arrays the recording statements read."""
+    return json.dumps(records, separators=(",", ":")) if records else "[]"

@@ -99,6 +99,7 @@ class DjangoRun:
         args: list[Any],
         kwargs: dict[str, Any],
         enqueued_at: str | None,
+        is_async: bool,
     ) -> None:
         job = context.job
         assert job.id is not None
@@ -115,9 +116,10 @@ class DjangoRun:
             kwargs=kwargs,
             backend=task.backend,
             worker_ids=[worker_label(job.worker_id)],
+            from_json=True,
         )
         self.later_run = job.attempts > 0
-        self.is_async = inspect.iscoroutinefunction(task.func)
+        self.is_async = is_async
 
     def load_history(self) -> None:
         """The earlier runs' errors and workers, and when the first one started."""
@@ -163,7 +165,7 @@ class DjangoRun:
         is sent there when that is safe (`signals.py`); otherwise what sends it is returned, to
         be run in a job thread (sync tasks, as `task_started` was) or awaited (async tasks)."""
         result = self.ended(status, retried, record)
-        if loop_safe(task_finished, self.sender):
+        if loop_safe(task_finished):
             task_finished.send(self.sender, task_result=result)
             return None
         if self.is_async:
@@ -182,7 +184,7 @@ def runner_for(task: AnyTask) -> Callable[..., Any]:
             kwargs: dict[str, Any],
             enqueued_at: str | None = None,
         ) -> StoredReturn:
-            run = DjangoRun(task, context, args, kwargs, enqueued_at)
+            run = DjangoRun(task, context, args, kwargs, enqueued_at, True)
             if run.later_run:
                 await sync_to_async(run.load_history)()
             context.additional_context[AFTER_RECORDED] = run.finished
@@ -194,7 +196,7 @@ def runner_for(task: AnyTask) -> Callable[..., Any]:
     def run_sync(
         context: JobContext, args: list[Any], kwargs: dict[str, Any], enqueued_at: str | None = None
     ) -> StoredReturn:
-        run = DjangoRun(task, context, args, kwargs, enqueued_at)
+        run = DjangoRun(task, context, args, kwargs, enqueued_at, False)
         if run.later_run:
             run.load_history()
         context.additional_context[AFTER_RECORDED] = run.finished

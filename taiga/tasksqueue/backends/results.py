@@ -8,7 +8,7 @@ all. The toolkit's in-memory queue answers the same question from memory (`store
 
 import datetime
 import json
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Protocol
 
 from django.db import connections
@@ -162,22 +162,39 @@ def unfinished_result(
     backend: str,
     worker_ids: list[str],
     result_id: str = "",
+    from_json: bool = False,
 ) -> AnyResult:
-    """A result that has not ended and has no error yet: READY at enqueue, RUNNING in a run."""
-    return TaskResult(
-        task=task,
-        id=result_id,
-        status=status,
-        enqueued_at=enqueued_at,
-        started_at=started_at,
-        last_attempted_at=started_at,
-        finished_at=None,
-        args=args,
-        kwargs=kwargs,
-        backend=backend,
-        errors=[],
-        worker_ids=worker_ids,
-    )
+    """A result that has not ended and has no error yet: READY at enqueue, RUNNING in a run.
+
+    `from_json`: the arguments were read back from the job's JSON, so they are what Django's
+    constructor would make of them; it is skipped, its normalization being most of the cost of
+    building a run's result (about 5 us a run)."""
+    values = {
+        "task": task,
+        "id": result_id,
+        "status": status,
+        "enqueued_at": enqueued_at,
+        "started_at": started_at,
+        "last_attempted_at": started_at,
+        "finished_at": None,
+        "args": args,
+        "kwargs": kwargs,
+        "backend": backend,
+        "errors": [],
+        "worker_ids": worker_ids,
+    }
+    if not from_json:
+        return TaskResult(**values)
+    result: AnyResult = object.__new__(TaskResult)
+    for name, default, factory in _FIELDS:
+        if name not in values:
+            values[name] = default if factory is MISSING else factory()
+        object.__setattr__(result, name, values[name])
+    return result
+
+
+# Every field of Django's TaskResult, with its default and default factory.
+_FIELDS = [(each.name, each.default, each.default_factory) for each in fields(TaskResult)]
 
 
 def to_task_result(stored: StoredJob, job_id: int, task: AnyTask, backend: str) -> AnyResult:

@@ -11,17 +11,18 @@ from typing import Any
 from django.dispatch import Signal
 from django.tasks.signals import log_task_enqueued, log_task_finished, log_task_started
 
-_LOGGING_ONLY = frozenset({log_task_enqueued, log_task_started, log_task_finished})
+# Django's receivers are kept under a lookup key whose first half is the receiver's id.
+_LOGGING_ONLY = frozenset(map(id, (log_task_enqueued, log_task_started, log_task_finished)))
 
 
-def loop_safe(signal: Signal, sender: type) -> bool:
-    """Whether every receiver of `signal` from `sender` may run on an event loop."""
-    sync_receivers, async_receivers = signal._live_receivers(sender)
-    return not async_receivers and all(receiver in _LOGGING_ONLY for receiver in sync_receivers)
+def loop_safe(signal: Signal) -> bool:
+    """Whether every receiver of `signal` may run on an event loop: Django's logging ones only
+    (any other, whatever its sender, is taken for one that may not)."""
+    return all(lookup_key[0] in _LOGGING_ONLY for lookup_key, *_ in signal.receivers)
 
 
 async def send_from_loop(signal: Signal, sender: type, **named: Any) -> None:
-    if loop_safe(signal, sender):
+    if loop_safe(signal):
         signal.send(sender, **named)
     else:
         await signal.asend(sender, **named)

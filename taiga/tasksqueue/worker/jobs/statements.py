@@ -71,18 +71,15 @@ RETURNING job.id, job.status, job.task_name, job.priority, job.lock, job.queuein
           job.args, job.scheduled_at, job.queue_name, job.attempts, job.worker_id
 """
 
-# The runs' records (a JSON array of `AttemptRecord.as_json()`), inserted for the jobs that
-# `{ended}` returns: a deleted job keeps none.
+# The runs' records (a JSON array of `AttemptRecord` arrays, fields by position), inserted for
+# the jobs that `{ended}` returns: a deleted job keeps none.
 _RECORD_ATTEMPTS = """
     INSERT INTO tasksqueue_jobattempt
            (job_id, attempt, worker_id, outcome, error_class, traceback, return_value)
-    SELECT run.job_id, run.attempt, run.worker_id, run.outcome, run.error_class, run.traceback,
-           run.return_value
-      FROM jsonb_to_recordset(%(records)s::jsonb) AS run(
-               job_id bigint, attempt integer, worker_id bigint, outcome varchar,
-               error_class text, traceback text, return_value jsonb
-           )
-     WHERE run.job_id IN (SELECT id FROM {ended})
+    SELECT (run ->> 0)::bigint, (run ->> 1)::integer, (run ->> 2)::bigint, run ->> 3,
+           run ->> 4, run ->> 5, NULLIF(run -> 6, 'null'::jsonb)
+      FROM jsonb_array_elements(%(records)s::jsonb) AS runs(run)
+     WHERE (run ->> 0)::bigint IN (SELECT id FROM {ended})
 """
 
 # Procrastinate's finish function (`procrastinate_finish_job_v1`) made set-wise: each outcome's
