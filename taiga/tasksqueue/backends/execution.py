@@ -39,7 +39,7 @@ from taiga.tasksqueue.backends.results import (
     unfinished_result,
     worker_label,
 )
-from taiga.tasksqueue.backends.signals import loop_safe, send_from_loop
+from taiga.tasksqueue.backends.signals import send, send_directly, send_from_loop
 
 
 def as_enqueued(task: AnyTask, queue_name: str, priority: int, run_after: Any) -> AnyTask:
@@ -165,8 +165,7 @@ class DjangoRun:
         is sent there when that is safe (`signals.py`); otherwise what sends it is returned, to
         be run in a job thread (sync tasks, as `task_started` was) or awaited (async tasks)."""
         result = self.ended(status, retried, record)
-        if loop_safe(task_finished):
-            task_finished.send(self.sender, task_result=result)
+        if send_directly(task_finished, self.sender, task_result=result):
             return None
         if self.is_async:
             return task_finished.asend(self.sender, task_result=result)
@@ -200,7 +199,7 @@ def runner_for(task: AnyTask) -> Callable[..., Any]:
         if run.later_run:
             run.load_history()
         context.additional_context[AFTER_RECORDED] = run.finished
-        task_started.send(run.sender, task_result=run.result)
+        send(task_started, run.sender, task_result=run.result)
         return run.returned(func(*run.call_args(), **run.result.kwargs))
 
     return run_sync
