@@ -9,7 +9,7 @@ from django.test import override_settings
 from taiga.tasksqueue.checks import check_settings
 from taiga.tasksqueue.conf import TasksQueueSettings, tq_settings
 from taiga.tasksqueue.manager import manager
-from tests.utils.processes import manage
+from tests.utils.processes import ROOT, manage, run_python
 
 DECLARED = {setting.name: setting for setting in TasksQueueSettings.declared()}
 
@@ -147,3 +147,17 @@ def test_the_job_manager_is_built_once_and_again_when_the_database_setting_chang
         assert manager.job_manager.connector.alias == "queue"  # type: ignore[attr-defined]
 
     assert manager.job_manager.connector.alias == "default"  # type: ignore[attr-defined]
+
+
+def test_a_settings_module_built_on_the_projects_can_change_its_databases(tmp_path):
+    (tmp_path / "derived_settings.py").write_text(
+        "from taiga.conf.settings import *  # noqa: F403\n"
+        'DATABASES = {"default": {**DATABASES["default"], "NAME": "derived"}}  # noqa: F405\n'
+    )
+    probe = run_python(
+        "-c",
+        "import django; django.setup(); from django.db import connections; "
+        "print(connections['default'].settings_dict['NAME'])",
+        env={"DJANGO_SETTINGS_MODULE": "derived_settings", "PYTHONPATH": f"{tmp_path}:{ROOT}"},
+    )
+    assert (probe.returncode, probe.stdout) == (0, "derived\n"), probe.stderr

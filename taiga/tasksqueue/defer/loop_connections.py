@@ -21,6 +21,7 @@ from collections.abc import AsyncGenerator
 from typing import Any, LiteralString
 
 import psycopg
+from django.conf import settings
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
@@ -52,10 +53,13 @@ def _on_connection_created(*, connection: BaseDatabaseWrapper, **kwargs: Any) ->
 
 connection_created.connect(_on_connection_created, dispatch_uid="tasksqueue.defer.loop_connections")
 # Connections opened before this module was imported (in this thread: other threads open theirs
-# later) would otherwise go unseen.
-for _connection in connections.all(initialized_only=True):
-    if _connection.connection is not None:
-        _remember(_connection)
+# later) would otherwise go unseen. None can be open before the settings are: while a settings
+# module that imports this app is itself being imported, asking would make Django read (and keep)
+# its database settings half-written.
+if settings.configured:
+    for _connection in connections.all(initialized_only=True):
+        if _connection.connection is not None:
+            _remember(_connection)
 
 
 def in_a_transaction(alias: str) -> bool:
