@@ -15,6 +15,7 @@ import datetime
 import functools
 import inspect
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
@@ -39,7 +40,7 @@ from taiga.tasksqueue.backends.results import (
     unfinished_result,
     worker_label,
 )
-from taiga.tasksqueue.backends.signals import send, send_directly, send_from_loop
+from taiga.tasksqueue.backends.signals import observed, send, send_directly, send_from_loop
 
 
 def as_enqueued(task: AnyTask, queue_name: str, priority: int, run_after: Any) -> AnyTask:
@@ -92,6 +93,9 @@ def sender_of(task: AnyTask) -> type:
 
 
 class DjangoRun:
+    """One run: its RUNNING `TaskResult`, built when something reads it (a task that takes its
+    context, or a signal that has an effect: see `signals.observed`)."""
+
     def __init__(
         self,
         task: AnyTask,
@@ -104,22 +108,35 @@ class DjangoRun:
         job = context.job
         assert job.id is not None
         self.task = task
+        self.job = job
         self.job_id = job.id
+        self.args = args
+        self.kwargs = kwargs
+        self.enqueued_at = enqueued_at
+        self.started_at = timezone.now()
         self.sender = sender_of(task)
-        self.result = unfinished_result(
-            as_enqueued(task, job.queue, job.priority, job.scheduled_at),
-            result_id=str(job.id),
-            status=TaskResultStatus.RUNNING,
-            enqueued_at=datetime.datetime.fromisoformat(enqueued_at) if enqueued_at else None,
-            started_at=timezone.now(),
-            args=args,
-            kwargs=kwargs,
-            backend=task.backend,
-            worker_ids=[worker_label(job.worker_id)],
-            from_json=True,
-        )
         self.later_run = job.attempts > 0
         self.is_async = is_async
+        self._result: AnyResult | None = None
+        self._return_value: Any = None
+
+    @property
+    def result(self) -> AnyResult:
+        if self._result is None:
+            job, enqueued_at = self.job, self.enqueued_at
+            self._result = unfinished_result(
+                as_enqueued(self.task, job.queue, job.priority, job.scheduled_at),
+                result_id=str(self.job_id),
+                status=TaskResultStatus.RUNNING,
+                enqueued_at=datetime.datetime.fromisoformat(enqueued_at) if enqueued_at else None,
+                started_at=self.started_at,
+                args=self.args,
+                kwargs=self.kwargs,
+                backend=self.task.backend,
+                worker_ids=[worker_label(job.worker_id)],
+                from_json=True,
+            )
+        return self._result
 
     def load_history(self) -> None:
         """The earlier runs' errors and workers, and when the first one started."""
@@ -131,30 +148,30 @@ class DjangoRun:
         object.__setattr__(result, "worker_ids", stored.worker_ids)
         object.__setattr__(result, "started_at", stored.first_started or result.started_at)
 
-    def call_args(self) -> tuple[Any, ...]:
-        result = self.result
+    def call_args(self) -> list[Any]:
         if self.task.takes_context:
-            return (TaskContext(task_result=result), *result.args)
-        return tuple(result.args)
+            return [TaskContext(task_result=self.result), *self.args]
+        return self.args
+
+    def started(self) -> bool:
+        """Whether `task_started` has anything to do; the caller sends it."""
+        return observed(task_started, logging.INFO)
 
     def returned(self, value: Any) -> StoredReturn:
         stored = stored_value(self.task, value)
-        object.__setattr__(self.result, "_return_value", stored.value)
+        self._return_value = stored.value
         return stored
 
-    def ended(self, status: Status, retried: bool, record: AttemptRecord | None) -> AnyResult:
+    def ended(self, status: TaskResultStatus, record: AttemptRecord | None) -> AnyResult:
         result = self.result
         if record is not None and record.error_class:
             result.errors.append(
                 TaskError(exception_class_path=record.error_class, traceback=record.traceback)
             )
-        if retried:
-            object.__setattr__(result, "status", TaskResultStatus.READY)
-        else:
-            ok = status == Status.SUCCEEDED
-            object.__setattr__(
-                result, "status", TaskResultStatus.SUCCESSFUL if ok else TaskResultStatus.FAILED
-            )
+        object.__setattr__(result, "status", status)
+        if status == TaskResultStatus.SUCCESSFUL:
+            object.__setattr__(result, "_return_value", self._return_value)
+        if status != TaskResultStatus.READY:
             object.__setattr__(result, "finished_at", timezone.now())
         return result
 
@@ -164,7 +181,16 @@ class DjangoRun:
         """The hook the worker calls on its loop once the outcome is stored: `task_finished`
         is sent there when that is safe (`signals.py`); otherwise what sends it is returned, to
         be run in a job thread (sync tasks, as `task_started` was) or awaited (async tasks)."""
-        result = self.ended(status, retried, record)
+        if retried:
+            final = TaskResultStatus.READY
+        elif status == Status.SUCCEEDED:
+            final = TaskResultStatus.SUCCESSFUL
+        else:
+            final = TaskResultStatus.FAILED
+        level = logging.ERROR if final == TaskResultStatus.FAILED else logging.INFO
+        if not observed(task_finished, level):
+            return None
+        result = self.ended(final, record)
         if send_directly(task_finished, self.sender, task_result=result):
             return None
         if self.is_async:
@@ -187,8 +213,9 @@ def runner_for(task: AnyTask) -> Callable[..., Any]:
             if run.later_run:
                 await sync_to_async(run.load_history)()
             context.additional_context[AFTER_RECORDED] = run.finished
-            await send_from_loop(task_started, run.sender, task_result=run.result)
-            return run.returned(await func(*run.call_args(), **run.result.kwargs))
+            if run.started():
+                await send_from_loop(task_started, run.sender, task_result=run.result)
+            return run.returned(await func(*run.call_args(), **kwargs))
 
         return run_async
 
@@ -199,7 +226,8 @@ def runner_for(task: AnyTask) -> Callable[..., Any]:
         if run.later_run:
             run.load_history()
         context.additional_context[AFTER_RECORDED] = run.finished
-        send(task_started, run.sender, task_result=run.result)
-        return run.returned(func(*run.call_args(), **run.result.kwargs))
+        if run.started():
+            send(task_started, run.sender, task_result=run.result)
+        return run.returned(func(*run.call_args(), **kwargs))
 
     return run_sync

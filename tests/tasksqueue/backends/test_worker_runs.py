@@ -77,6 +77,20 @@ def test_djangos_receivers_log_each_step(run_worker_once, caplog) -> None:
     assert not any("NoneType" in record.getMessage() for record in caplog.records)
 
 
+def test_at_warning_djangos_receivers_log_only_failures(run_worker_once, caplog) -> None:
+    caplog.set_level("WARNING", logger="django.tasks")
+    django_tasks.add.enqueue(1)
+    failed = django_tasks.fail.enqueue("only this")
+    run_worker_once()
+    assert [
+        (record.levelname, record.getMessage())
+        for record in caplog.records
+        if record.name == "django.tasks"
+    ] == [
+        ("ERROR", f"Task id={failed.id} path={django_tasks.fail.module_path} state=FAILED"),
+    ]
+
+
 def test_a_failing_task_keeps_its_error_and_traceback(run_worker_once) -> None:
     failed = django_tasks.fail.enqueue("This task failed")
     failed_async = django_tasks.fail_async.enqueue("async failure")
