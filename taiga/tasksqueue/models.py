@@ -37,7 +37,8 @@ class JobAttempt(models.Model):
     `get_result` and the operators' tools; deleted with its job (retention included).
     """
 
-    # As for JobRescue, the foreign key is declared in SQL (migration 0003) with ON DELETE CASCADE.
+    # No foreign key in the database: two triggers on procrastinate_jobs delete a job's records
+    # with it (migration 0004).
     job = models.ForeignKey(
         ProcrastinateJob,
         on_delete=models.DO_NOTHING,

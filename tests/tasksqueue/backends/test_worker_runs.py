@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from taiga.tasksqueue.models import JobAttempt
 from taiga.tasksqueue.ops.retention import delete_finished_jobs
+from taiga.tasksqueue.testing.database import EMPTY_TABLES
 from tests.tasksqueue import sample_tasks
 from tests.tasksqueue.backends import django_tasks
 from tests.utils.processes import database_url, manage
@@ -377,3 +378,12 @@ def test_the_retry_option_is_the_default_of_tasks_without_their_own(run_worker_o
     run_worker_once()
     result.refresh()
     assert (result.status, result.attempts, len(result.errors)) == (TaskResultStatus.FAILED, 3, 3)
+
+
+def test_emptying_the_jobs_empties_the_records(run_worker_once) -> None:
+    django_tasks.fail.enqueue("recorded")
+    run_worker_once()
+    assert JobAttempt.objects.count() == 1
+    with connection.cursor() as cursor:
+        cursor.execute(EMPTY_TABLES)  # the test toolkit's: job ids start again at 1
+    assert not JobAttempt.objects.exists()
