@@ -32,7 +32,6 @@ from django.utils.json import normalize_json
 from procrastinate import JobContext
 from procrastinate.jobs import Status
 
-from taiga.tasksqueue.attempts import AFTER_RECORDED, AttemptRecord, StoredReturn
 from taiga.tasksqueue.backends.results import (
     AnyResult,
     AnyTask,
@@ -41,6 +40,7 @@ from taiga.tasksqueue.backends.results import (
     worker_label,
 )
 from taiga.tasksqueue.backends.signals import observed, send, send_directly, send_from_loop
+from taiga.tasksqueue.worker.jobs.attempts import AFTER_RECORDED, AttemptRecord, StoredReturn
 
 
 def as_enqueued(task: AnyTask, queue_name: str, priority: int, run_after: Any) -> AnyTask:

@@ -14,10 +14,10 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from procrastinate.testing import InMemoryConnector
 
-from taiga.tasksqueue.attempts import AttemptRecord
 from taiga.tasksqueue.backends.results import ENDED, RunRecord, StoredJob
 from taiga.tasksqueue.manager import manager
 from taiga.tasksqueue.testing.rows import JobRow, to_job_row
+from taiga.tasksqueue.worker.jobs.attempts import AttemptRecord
 from taiga.tasksqueue.worker.jobs.job_log import JobLog
 from taiga.tasksqueue.worker.jobs.lean_worker import LeanWorker
 from taiga.tasksqueue.worker.jobs.statements import BatchingJobManager

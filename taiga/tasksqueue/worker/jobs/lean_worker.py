@@ -15,7 +15,7 @@ replaces two methods:
   middleware, our two log lines are written, and the outcome is decided as Procrastinate decides
   it (`outcome.py`, `delete_jobs`) and recorded with the other outcomes that
   are ready (group commit), or by Procrastinate's retry statement, each with its run's record
-  when it has one (`taiga.tasksqueue.attempts`); then the hook the task left in its context for
+  when it has one (`attempts.py`); then the hook the task left in its context for
   after the recording, if any, runs (Django tasks send `task_finished` there).
 """
 
@@ -33,7 +33,7 @@ from procrastinate.retry import RetryDecision
 from procrastinate.tasks import Task
 from procrastinate.worker import Worker
 
-from taiga.tasksqueue.attempts import (
+from taiga.tasksqueue.worker.jobs.attempts import (
     AFTER_RECORDED,
     AfterRecorded,
     AttemptRecord,

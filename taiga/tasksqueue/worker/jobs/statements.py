@@ -11,7 +11,7 @@ each. This job manager:
   taken, as a loop of single fetches would;
 - sends the outcomes that arrive while one statement is on its way together in the next one
   (group commit): alone, an outcome goes at once, so nothing waits for a batch to fill;
-- writes the runs' records (`taiga.tasksqueue.attempts`: a failure's error, a Django task's
+- writes the runs' records (`attempts.py`: a failure's error, a Django task's
   result) in the statement that records their outcome, a retry's included.
 
 On a connector that runs no SQL of ours (the test toolkit's in-memory queue), jobs are fetched,
@@ -31,7 +31,7 @@ from procrastinate.jobs import Job, Status
 from procrastinate.manager import JobManager
 from procrastinate.retry import RetryDecision
 
-from taiga.tasksqueue.attempts import AttemptRecord, records_document
+from taiga.tasksqueue.worker.jobs.attempts import AttemptRecord, records_document
 
 # The limit is written in the statement, not passed: a prepared statement then gets a plan that
 # PostgreSQL can keep (with a parameter it assumes a tenth of the table and plans a sort of it),
