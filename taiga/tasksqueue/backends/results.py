@@ -9,7 +9,7 @@ all. The toolkit's in-memory queue answers the same question from memory (`store
 import datetime
 import json
 from dataclasses import MISSING, dataclass, field, fields
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from django.db import connections
 from django.tasks import Task, TaskResult, TaskResultStatus
@@ -128,8 +128,9 @@ def read_job(job_id: int) -> StoredJob | None:
     """The job with this id, wherever the queue's jobs live now; None if there is none."""
     replacement = manager.inserter.replacement
     if replacement is not None:
-        source: JobSource | None = getattr(replacement, "stored_job", None) and replacement  # type: ignore[assignment]
-        return source.stored_job(job_id) if source is not None else None
+        if not hasattr(replacement, "stored_job"):
+            return None  # a connector swapped in that keeps no jobs of its own
+        return cast(JobSource, replacement).stored_job(job_id)
     with connections[tq_settings.PROCRASTINATE_DATABASE_ALIAS].cursor() as cursor:
         cursor.execute(_READ_JOB, {"job_id": job_id})
         row = cursor.fetchone()
