@@ -31,7 +31,7 @@ from taiga.tasksqueue.backends.results import (
     to_task_result,
     unfinished_result,
 )
-from taiga.tasksqueue.backends.signals import send_from_loop
+from taiga.tasksqueue.backends.signals import send, send_from_loop
 from taiga.tasksqueue.backends.task_class import QueueTask
 from taiga.tasksqueue.conf import tq_settings
 from taiga.tasksqueue.defer.arguments import dump_arguments
@@ -107,7 +107,7 @@ class TasksQueueBackend(BaseTaskBackend):
             task.module_path, _options(task), document, job_id=job_id
         )
         object.__setattr__(result, "id", str(stored_id))
-        task_enqueued.send(type(self), task_result=result)
+        send(task_enqueued, type(self), task_result=result)
 
     def _ready_result(self, task: AnyTask, args: Any, kwargs: Any) -> tuple[AnyResult, str]:
         """The READY result (its id set once the job is stored), and the job's arguments."""
