@@ -25,7 +25,10 @@ def _from_environment() -> dict[str, Any]:
     for setting in TasksQueueSettings.declared():
         if setting.name.startswith("TASKSQUEUE_") and setting.name in env:
             cast = float if float in setting.kinds else setting.kinds[0]
-            values[setting.name] = env.parse_value(env.str(setting.name), cast)
+            value = env.parse_value(env.str(setting.name), cast)
+            if isinstance(value, list):  # "password, token": names without their spaces
+                value = [item.strip() for item in value if item.strip()]
+            values[setting.name] = value
     return values
 
 

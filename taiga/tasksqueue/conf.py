@@ -75,6 +75,15 @@ class ModulePaths(Setting[Any]):
         return "tasksqueue.E003", f"must be a set of dotted module paths, got {value!r}"
 
 
+class Names(Setting[Any]):
+    """A collection of names (a lone string is a slip: it is not a collection)."""
+
+    def problem(self, value: Any) -> tuple[str, str] | None:
+        if isinstance(value, COLLECTIONS) and all(isinstance(name, str) for name in value):
+            return None
+        return "tasksqueue.E005", f"must be a list of names, got {value!r}"
+
+
 # Number settings accept whole numbers too (60 as well as 60.0).
 NUMBER = (int, float)
 
@@ -126,6 +135,14 @@ class TasksQueueSettings:
     )
     TASKSQUEUE_RETENTION_BATCH_SIZE: Setting[int] = Setting(
         1000, int, "rows the retention job deletes per statement", AT_LEAST_ONE
+    )
+
+    # The dashboard (the admin's "Tasks queue" section) shows a job's arguments with the values
+    # of these names masked, at any depth (a list from the environment: "password,token").
+    TASKSQUEUE_DASHBOARD_MASKED_ARGUMENTS: "Names" = Names(
+        ["password", "token", "secret", "api_key"],
+        (list, tuple, set, frozenset),
+        "argument names whose values the dashboard masks",
     )
 
     @classmethod

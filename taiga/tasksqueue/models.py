@@ -59,3 +59,12 @@ class JobAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"job {self.job_id} attempt {self.attempt}: {self.outcome}"
+
+
+class Job(ProcrastinateJob):
+    """Procrastinate's jobs as the dashboard shows them (the admin's "Tasks queue" section)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "job"
+        ordering = ("-id",)

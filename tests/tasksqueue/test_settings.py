@@ -28,6 +28,7 @@ def test_every_setting_is_declared_once_with_its_default_and_meaning():
         "TASKSQUEUE_RETENTION_FAILED_DAYS",
         "TASKSQUEUE_RETENTION_BATCH_SIZE",
         "TASKSQUEUE_WORKER_CONN_MAX_AGE",
+        "TASKSQUEUE_DASHBOARD_MASKED_ARGUMENTS",
     }
     assert all(setting.meaning for setting in DECLARED.values())
 
@@ -50,6 +51,11 @@ def test_the_projects_settings_pass():
         ("TASKSQUEUE_MAX_RESCUES", True, "must be a whole number, got True"),
         ("TASKSQUEUE_STALLED_AFTER_SECONDS", "60", "must be a number, got '60'"),
         ("PROCRASTINATE_DATABASE_ALIAS", 0, "must be a string, got 0"),
+        (
+            "TASKSQUEUE_DASHBOARD_MASKED_ARGUMENTS",
+            "password",
+            "must be a list of names, got 'password'",
+        ),
     ],
 )
 def test_a_value_of_the_wrong_type_is_error_e005(name, value, wrong):
@@ -116,7 +122,7 @@ def test_settings_come_from_the_environment_by_their_names_and_module_paths_are_
     code = (
         "from django.conf import settings as s; "
         "print(s.TASKSQUEUE_STALLED_AFTER_SECONDS, s.TASKSQUEUE_RESCUE_ENABLED, "
-        "sorted(s.TASKS_MODULES_PATHS))"
+        "sorted(s.TASKS_MODULES_PATHS), s.TASKSQUEUE_DASHBOARD_MASKED_ARGUMENTS)"
     )
     listed = " tests.tasksqueue.sample_tasks ,tests.tasksqueue.bad_input_tasks "
     result = manage(
@@ -129,13 +135,14 @@ def test_settings_come_from_the_environment_by_their_names_and_module_paths_are_
             "TASKSQUEUE_STALLED_AFTER_SECONDS": "120.5",
             "TASKSQUEUE_RESCUE_ENABLED": "false",
             "TASKS_MODULES_PATHS": listed,
+            "TASKSQUEUE_DASHBOARD_MASKED_ARGUMENTS": "pin, otp,,",
         },
     )
 
     assert result.returncode == 0, result.stderr
     assert result.stdout == (
         "120.5 False ['taiga.emails.tasks', 'taiga.users.tasks', "
-        "'tests.tasksqueue.bad_input_tasks', 'tests.tasksqueue.sample_tasks']\n"
+        "'tests.tasksqueue.bad_input_tasks', 'tests.tasksqueue.sample_tasks'] ['pin', 'otp']\n"
     )
 
 

@@ -1,0 +1,129 @@
+"""The jobs list and the job page, and the overview next to them, in the admin's "Tasks queue".
+
+Read-only: jobs are changed by the worker, the shell and (next) this dashboard's actions, never
+by editing a row. The list is newest first, filtered by status, queue and task, searched by id,
+lock, queueing lock or argument text, and never counted past `paging.COUNT_CAP`.
+"""
+
+from typing import Any
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path
+
+from taiga.tasksqueue.admin.job_page import page_context
+from taiga.tasksqueue.admin.overview import overview_context
+from taiga.tasksqueue.admin.paging import STATUSES, CappedPaginator
+from taiga.tasksqueue.manager import manager
+from taiga.tasksqueue.models import Job
+
+
+class TaskFilter(admin.SimpleListFilter):
+    """The tasks this process knows (no scan of the table for the distinct names)."""
+
+    title = "task"
+    parameter_name = "task"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        names = sorted({*manager.app.tasks, *manager.django_tasks})
+        return [(name, name) for name in names]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Job]) -> QuerySet[Job]:
+        value = self.value()
+        return queryset.filter(task_name=value) if value else queryset
+
+
+class StatusFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(status, status) for status in STATUSES]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Job]) -> QuerySet[Job]:
+        value = self.value()
+        return queryset.filter(status=value) if value else queryset
+
+
+@admin.register(Job)
+class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]  # generic in django-stubs only
+    list_display = (
+        "id",
+        "task_name",
+        "queue_name",
+        "status",
+        "priority",
+        "attempts",
+        "scheduled_at",
+    )
+    list_filter = (StatusFilter, "queue_name", TaskFilter)
+    search_fields = ("task_name",)  # shows the search box; the search itself is get_search_results
+    search_help_text = "A job id, a lock, a queueing lock, or text in the arguments."
+    ordering = ("-id",)
+    paginator = CappedPaginator
+    show_full_result_count = False
+    list_per_page = 50
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Job | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Job | None = None) -> bool:
+        return False
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Job], search_term: str
+    ) -> tuple[QuerySet[Job], bool]:
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        matches = Q(lock=term) | Q(queueing_lock=term)
+        if term.isascii() and term.isdigit() and len(term) < 19:
+            matches |= Q(id=int(term))
+        else:
+            matches |= Q(args__icontains=term)  # the JSON text of the arguments
+        return queryset.filter(matches), False
+
+    def get_urls(self) -> list[URLPattern]:
+        overview = path(
+            "overview/",
+            self.admin_site.admin_view(self.overview_view),
+            name="tasksqueue_overview",
+        )
+        return [overview, *super().get_urls()]
+
+    def overview_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Tasks queue overview",
+            "opts": self.opts,
+            **overview_context(),
+        }
+        return TemplateResponse(request, "admin/tasksqueue/overview.html", context)
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        job = self.get_object(request, object_id)
+        if job is None:
+            raise Http404(f"No job with id {object_id!r}.")
+        if not self.has_view_permission(request, job):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Job {job.id}: {job.task_name}",
+            "opts": self.opts,
+            **page_context(job),
+        }
+        return TemplateResponse(request, "admin/tasksqueue/job_page.html", context)
