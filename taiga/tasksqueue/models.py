@@ -68,3 +68,10 @@ class Job(ProcrastinateJob):
         proxy = True
         verbose_name = "job"
         ordering = ("-id",)
+        # One per dashboard action (deleting finished jobs is Django's own delete_job).
+        permissions = [
+            ("retry_job", "Can retry failed jobs"),
+            ("cancel_job", "Can cancel waiting jobs"),
+            ("abort_job", "Can abort running jobs"),
+            ("run_job_now", "Can run scheduled jobs now"),
+        ]

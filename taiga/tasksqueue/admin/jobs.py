@@ -1,19 +1,22 @@
 """The jobs list and the job page, and the overview next to them, in the admin's "Tasks queue".
 
-Read-only: jobs are changed by the worker, the shell and (next) this dashboard's actions, never
-by editing a row. The list is newest first, filtered by status, queue and task, searched by id,
-lock, queueing lock or argument text, and never counted past `paging.COUNT_CAP`.
+No row is edited: jobs change through the actions (`actions.py`), each behind its permission.
+The list is newest first, filtered by status, queue and task, searched by id, lock, queueing
+lock or argument text, and never counted past `paging.COUNT_CAP`.
 """
 
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.options import ActionLocation
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 
+from taiga.tasksqueue.admin.actions import ACTIONS, admin_actions, allowed, offered
 from taiga.tasksqueue.admin.job_page import page_context
 from taiga.tasksqueue.admin.overview import overview_context
 from taiga.tasksqueue.admin.paging import STATUSES, CappedPaginator
@@ -66,6 +69,24 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]  # generic in django
     paginator = CappedPaginator
     show_full_result_count = False
     list_per_page = 50
+    actions = admin_actions()
+
+    def get_actions(
+        self, request: HttpRequest, action_location: Any = ActionLocation.CHANGE_LIST
+    ) -> dict[str, Any]:
+        return {
+            name: action
+            for name, action in super().get_actions(request, action_location).items()
+            if name in ACTIONS and allowed(request, name)
+        }
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        name = request.POST.get("action", "")
+        if request.method == "POST" and name in ACTIONS and not allowed(request, name):
+            raise PermissionDenied  # a form no page of this user's would have offered
+        return super().changelist_view(request, extra_context)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -124,6 +145,8 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]  # generic in django
             **self.admin_site.each_context(request),
             "title": f"Job {job.id}: {job.task_name}",
             "opts": self.opts,
+            "actions_offered": offered(request, job),
+            "checkbox_name": ACTION_CHECKBOX_NAME,
             **page_context(job),
         }
         return TemplateResponse(request, "admin/tasksqueue/job_page.html", context)
