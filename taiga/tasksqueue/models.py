@@ -2,7 +2,7 @@
 
 from django.db import models
 from django.db.models.functions import Now
-from procrastinate.contrib.django.models import ProcrastinateJob
+from procrastinate.contrib.django.models import ProcrastinateJob, ProcrastinateWorker
 
 
 class JobRescue(models.Model):
@@ -75,3 +75,29 @@ class Job(ProcrastinateJob):
             ("abort_job", "Can abort running jobs"),
             ("run_job_now", "Can run scheduled jobs now"),
         ]
+
+
+class WorkerProcess(models.Model):
+    """Who a registered worker is: Procrastinate's worker row holds only an id and a heartbeat.
+
+    Written by the worker when it registers (`LeanWorker`); the row goes with Procrastinate's
+    (migration 0007 declares the foreign key with ON DELETE CASCADE), so only registered workers
+    have one.
+    """
+
+    worker = models.OneToOneField(
+        ProcrastinateWorker,
+        primary_key=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="process",
+    )
+    name = models.CharField(max_length=255)
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    concurrency = models.PositiveIntegerField()
+    queues = models.TextField(blank=True)  # comma-separated; empty: every queue
+    started_at = models.DateTimeField(db_default=Now())
+
+    def __str__(self) -> str:
+        return f"worker {self.worker_id}: {self.name} on {self.host} (pid {self.pid})"

@@ -15,6 +15,7 @@ from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
+from procrastinate.contrib.django.models import ProcrastinateWorker
 
 from taiga.tasksqueue.admin.actions import ACTIONS, admin_actions, allowed, offered
 from taiga.tasksqueue.admin.job_page import page_context
@@ -51,6 +52,21 @@ class StatusFilter(admin.SimpleListFilter):
         return queryset.filter(status=value) if value else queryset
 
 
+class WorkerFilter(admin.SimpleListFilter):
+    """The registered workers (a handful of rows), for the jobs one of them runs."""
+
+    title = "worker"
+    parameter_name = "worker"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        ids = ProcrastinateWorker.objects.order_by("-id").values_list("id", flat=True)
+        return [(str(worker_id), f"worker {worker_id}") for worker_id in ids]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Job]) -> QuerySet[Job]:
+        value = self.value()
+        return queryset.filter(worker_id=int(value)) if value and value.isdigit() else queryset
+
+
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]  # generic in django-stubs only
     list_display = (
@@ -62,7 +78,7 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]  # generic in django
         "attempts",
         "scheduled_at",
     )
-    list_filter = (StatusFilter, "queue_name", TaskFilter)
+    list_filter = (StatusFilter, "queue_name", TaskFilter, WorkerFilter)
     search_fields = ("task_name",)  # shows the search box; the search itself is get_search_results
     search_help_text = "A job id, a lock, a queueing lock, or text in the arguments."
     ordering = ("-id",)

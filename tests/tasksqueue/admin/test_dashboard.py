@@ -1,5 +1,8 @@
 """The dashboard's pages in the admin's "Tasks queue" section, on PostgreSQL with a real worker."""
 
+import os
+import socket
+
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.db import connection
@@ -7,6 +10,8 @@ from django.test import Client
 
 from taiga.tasksqueue.admin import paging
 from taiga.tasksqueue.admin.job_page import MASK, masked
+from taiga.tasksqueue.admin.overview import workers
+from taiga.tasksqueue.manager import manager as tqmanager
 from tests.tasksqueue import sample_tasks
 from tests.tasksqueue.backends import django_tasks
 
@@ -121,3 +126,43 @@ def test_a_view_only_operator_sees_every_page_and_no_one_else_does() -> None:
     assert nobody.get(JOBS).status_code == 403
     assert nobody.get(f"{JOBS}{job_id}/change/").status_code == 403
     assert nobody.get(f"{JOBS}overview/").status_code == 403
+
+
+SEEN_WORKERS: list[list[dict]] = []
+
+
+@tqmanager.task
+def look_at_the_workers() -> None:
+    SEEN_WORKERS.append(workers())
+
+
+def test_a_running_worker_is_listed_with_who_it_is(admin_client, run_worker_once) -> None:
+    SEEN_WORKERS.clear()
+    look_at_the_workers.defer_sync()
+    run_worker_once(concurrency=3, queues=["default"], name="reports-1")
+    [[seen]] = SEEN_WORKERS
+    assert (seen["name"], seen["host"], seen["pid"], seen["concurrency"], seen["queues"]) == (
+        "reports-1",
+        socket.gethostname(),
+        os.getpid(),
+        3,
+        "default",
+    )
+    assert seen["running"] == 1  # this job
+    assert seen["last_heartbeat"] is not None
+    # Gone with its registration once it stopped.
+    page = admin_client.get(f"{JOBS}overview/").content.decode()
+    assert "No worker registered." in page
+
+
+def test_the_jobs_of_one_worker(admin_client) -> None:
+    mine, other = sample_tasks.add.defer_sync(1), sample_tasks.add.defer_sync(2)
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO procrastinate_workers DEFAULT VALUES RETURNING id")
+        (worker_id,) = cursor.fetchone()
+        cursor.execute(
+            "UPDATE procrastinate_jobs SET status = 'doing', worker_id = %s WHERE id = %s",
+            [worker_id, mine],
+        )
+    assert listed_ids(admin_client.get(JOBS, {"worker": str(worker_id)})) == [mine]
+    assert other not in listed_ids(admin_client.get(JOBS, {"worker": str(worker_id)}))

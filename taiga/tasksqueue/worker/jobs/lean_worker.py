@@ -78,6 +78,14 @@ class LeanWorker(Worker):
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._slot_freed.set)
 
+    async def _run_loop(self) -> None:
+        # Registered by now (Procrastinate's `run`): say who this worker is, then work.
+        assert self.worker_id is not None
+        await self.jobs.record_worker(
+            self.worker_id, self.worker_name or "worker", self.concurrency, self.queues
+        )
+        await super()._run_loop()  # type: ignore[no-untyped-call]  # Procrastinate's, untyped
+
     async def _fetch_and_process_jobs(self) -> None:
         """Start jobs until the queue has none ready for the free slots, or a stop is asked."""
         while not self._stop_event.is_set():

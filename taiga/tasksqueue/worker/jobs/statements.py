@@ -22,6 +22,8 @@ records go to the connector when it keeps them (`AttemptSink`).
 import asyncio
 import datetime
 import functools
+import os
+import socket
 from collections.abc import Iterable
 from typing import LiteralString, Protocol, cast
 
@@ -134,6 +136,13 @@ SELECT procrastinate_retry_job_v2(
        )
 """.format(record=_RECORD_ATTEMPTS.format(ended="retried"))
 
+# Who a registered worker is (the dashboard's workers, `models.WorkerProcess`).
+RECORD_WORKER = """
+INSERT INTO tasksqueue_workerprocess (worker_id, name, host, pid, concurrency, queues)
+VALUES (%(worker_id)s, %(name)s, %(host)s, %(pid)s, %(concurrency)s, %(queues)s)
+ON CONFLICT (worker_id) DO NOTHING
+"""
+
 Outcome = tuple[int, Status, bool, AttemptRecord | None, "asyncio.Future[None]"]
 
 
@@ -195,6 +204,22 @@ class BatchingJobManager(JobManager):
         if self._sender is None or self._sender.done():
             self._sender = asyncio.create_task(self._send_outcomes())
         return done
+
+    async def record_worker(
+        self, worker_id: int, name: str, concurrency: int, queues: Iterable[str] | None
+    ) -> None:
+        """Note who the worker registered as `worker_id` is: its name, host, pid and slots."""
+        if not self._set_wise:
+            return  # the in-memory queue has no table for it
+        await self.connector.execute_query_async(
+            RECORD_WORKER,
+            worker_id=worker_id,
+            name=name,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            concurrency=concurrency,
+            queues=",".join(queues or ()),
+        )
 
     async def retry(self, job: Job, decision: RetryDecision, record: AttemptRecord) -> None:
         """Put the job back in the queue as `decision` says, and record the run that failed."""
