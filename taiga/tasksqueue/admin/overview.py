@@ -1,5 +1,6 @@
 """The overview page: the report behind `tasksqueue status` (one source of truth), as a page."""
 
+import datetime
 from typing import Any
 
 from django.db import connections
@@ -38,6 +39,51 @@ def workers() -> list[dict[str, Any]]:
         return [dict(zip(_WORKER_FIELDS, row, strict=True)) for row in cursor.fetchall()]
 
 
+# Jobs ended per hour over the last 24 hours, from their events (index of migration 0008).
+_THROUGHPUT = """
+SELECT floor(extract(epoch FROM %(now)s - event.at) / 3600)::int AS hours_ago,
+       count(*) FILTER (WHERE event.type = 'succeeded'),
+       count(*) FILTER (WHERE event.type = 'failed')
+  FROM procrastinate_events AS event
+ WHERE event.type IN ('succeeded', 'failed') AND event.at > %(now)s - interval '24 hours'
+ GROUP BY 1
+"""
+HOURS = 24
+CHART_HEIGHT = 60  # pixels
+
+
+def throughput(now: datetime.datetime) -> dict[str, Any]:
+    """Per hour, oldest first: jobs succeeded and failed, and their bars' heights for the chart."""
+    with connections[tq_settings.PROCRASTINATE_DATABASE_ALIAS].cursor() as cursor:
+        cursor.execute(_THROUGHPUT, {"now": now})
+        counted = {hours_ago: (ok, ko) for hours_ago, ok, ko in cursor.fetchall()}
+    hours = [counted.get(hours_ago, (0, 0)) for hours_ago in reversed(range(HOURS))]
+    top = max((ok + ko for ok, ko in hours), default=0) or 1
+    bars = [
+        {
+            "x": index * 10,
+            "succeeded": ok,
+            "failed": ko,
+            "ok_height": round(ok * CHART_HEIGHT / top),
+            "ko_height": round(ko * CHART_HEIGHT / top),
+        }
+        for index, (ok, ko) in enumerate(hours)
+    ]
+    for bar in bars:
+        bar["ok_y"] = CHART_HEIGHT - bar["ok_height"]
+        bar["ko_y"] = bar["ok_y"] - bar["ko_height"]
+    last_hour = hours[-1]
+    return {
+        "bars": bars,
+        "height": CHART_HEIGHT,
+        "width": HOURS * 10,
+        "last_hour_succeeded": last_hour[0],
+        "last_hour_failed": last_hour[1],
+        "total_succeeded": sum(ok for ok, _ in hours),
+        "total_failed": sum(ko for _, ko in hours),
+    }
+
+
 def overview_context() -> dict[str, Any]:
     report = build_report()
     checks = {check.name: check for check in report.checks}
@@ -61,6 +107,7 @@ def overview_context() -> dict[str, Any]:
         "queues": queues,
         "workers": checks["workers"],
         "worker_rows": workers() if checks["queues"].data else [],
+        "throughput": throughput(report.checked_at) if checks["queues"].data else None,
         "periodic": (checks["periodic"].data or {}).get("periodic", []),
         "orphans": checks["orphans"],
     }

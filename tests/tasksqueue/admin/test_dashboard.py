@@ -166,3 +166,27 @@ def test_the_jobs_of_one_worker(admin_client) -> None:
         )
     assert listed_ids(admin_client.get(JOBS, {"worker": str(worker_id)})) == [mine]
     assert other not in listed_ids(admin_client.get(JOBS, {"worker": str(worker_id)}))
+
+
+def test_the_overview_counts_the_jobs_that_ended_by_hour(admin_client, run_worker_once) -> None:
+    sample_tasks.add.defer_sync(1)
+    sample_tasks.add.defer_sync(2)
+    django_tasks.fail.enqueue("counted")
+    run_worker_once()
+    with connection.cursor() as cursor:  # one of them ended three hours ago
+        cursor.execute(
+            "UPDATE procrastinate_events SET at = at - interval '3 hours' "
+            "WHERE id = (SELECT min(id) FROM procrastinate_events WHERE type = 'succeeded')"
+        )
+    response = admin_client.get(f"{JOBS}overview/")
+    chart = response.context["throughput"]
+    assert (chart["last_hour_succeeded"], chart["last_hour_failed"]) == (1, 1)
+    assert (chart["total_succeeded"], chart["total_failed"]) == (2, 1)
+    assert [(bar["succeeded"], bar["failed"]) for bar in chart["bars"][-4:]] == [
+        (1, 0),
+        (0, 0),
+        (0, 0),
+        (1, 1),
+    ]
+    assert len(chart["bars"]) == 24
+    assert 'id="throughput-chart"' in response.content.decode()
