@@ -3,16 +3,18 @@ filter matches (the admin's "select all"). Each needs its own permission; a conf
 says how many jobs it will touch; each changed job gets an entry in the admin's history.
 """
 
+import time
 from typing import Any, cast
 
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.contrib.admin.models import CHANGE, DELETION, LogEntry
+from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
+from taiga.tasksqueue.manager import manager
 from taiga.tasksqueue.models import Job
 from taiga.tasksqueue.ops.bulk_actions import ABORT, CANCEL, DELETE, RETRY, RUN_NOW, BulkAction
 
@@ -107,3 +109,25 @@ def offered(request: HttpRequest, job: Job) -> list[tuple[str, str]]:
     """(action name, label) of the actions the user may run on this job now."""
     names = BY_STATUS.get(job.status, ())
     return [(name, ACTIONS[name][0].label) for name in names if allowed(request, name)]
+
+
+def run_periodic_now(task_name: str, periodic_id: str) -> int | None:
+    """Defer the job of a periodic schedule now, with its options and the current timestamp;
+    None if there is no such schedule."""
+    periodic = manager.app.periodic_registry.periodic_tasks.get((task_name, periodic_id))
+    if periodic is None:
+        return None
+    deferrer = periodic.task.configure(**periodic.configure_kwargs)
+    return int(deferrer.defer(timestamp=int(time.time())))
+
+
+def record_addition(request: HttpRequest, job_id: int, message: str) -> None:
+    content_type = ContentType.objects.get_for_model(Job, for_concrete_model=False)
+    LogEntry.objects.create(
+        user_id=cast(int, request.user.pk),
+        content_type_id=content_type.id,
+        object_id=str(job_id),
+        object_repr=f"job {job_id}",
+        action_flag=ADDITION,
+        change_message=message,
+    )

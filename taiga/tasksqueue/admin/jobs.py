@@ -12,12 +12,26 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.options import ActionLocation
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+)
 from django.template.response import TemplateResponse
-from django.urls import URLPattern, path
+from django.urls import URLPattern, path, reverse
 from procrastinate.contrib.django.models import ProcrastinateWorker
+from procrastinate.exceptions import AlreadyEnqueued
 
-from taiga.tasksqueue.admin.actions import ACTIONS, admin_actions, allowed, offered
+from taiga.tasksqueue.admin.actions import (
+    ACTIONS,
+    admin_actions,
+    allowed,
+    offered,
+    record_addition,
+    run_periodic_now,
+)
 from taiga.tasksqueue.admin.job_page import page_context
 from taiga.tasksqueue.admin.overview import overview_context
 from taiga.tasksqueue.admin.paging import STATUSES, CappedPaginator
@@ -132,7 +146,32 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]  # generic in django
             self.admin_site.admin_view(self.overview_view),
             name="tasksqueue_overview",
         )
-        return [overview, *super().get_urls()]
+        run_periodic = path(
+            "overview/run-periodic/",
+            self.admin_site.admin_view(self.run_periodic_view),
+            name="tasksqueue_run_periodic",
+        )
+        return [overview, run_periodic, *super().get_urls()]
+
+    def run_periodic_view(self, request: HttpRequest) -> HttpResponse:
+        """Defer a periodic task's job now, as its schedule would (POST task, periodic_id)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not request.user.has_perm("tasksqueue.run_job_now"):
+            raise PermissionDenied
+        task, periodic_id = request.POST.get("task", ""), request.POST.get("periodic_id", "")
+        try:
+            job_id = run_periodic_now(task, periodic_id)
+        except AlreadyEnqueued:
+            self.message_user(
+                request, f"{task}: a job of it is already waiting (its queueing lock).", "warning"
+            )
+            return HttpResponseRedirect(reverse("admin:tasksqueue_overview"))
+        if job_id is None:
+            raise Http404(f"No periodic schedule {task!r} {periodic_id!r}.")
+        record_addition(request, job_id, f"Run now, periodic {task} (dashboard)")
+        self.message_user(request, f"{task}: job {job_id} deferred now.")
+        return HttpResponseRedirect(reverse("admin:tasksqueue_overview"))
 
     def overview_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_view_permission(request):
@@ -141,6 +180,7 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]  # generic in django
             **self.admin_site.each_context(request),
             "title": "Tasks queue overview",
             "opts": self.opts,
+            "can_run_now": request.user.has_perm("tasksqueue.run_job_now"),
             **overview_context(),
         }
         return TemplateResponse(request, "admin/tasksqueue/overview.html", context)

@@ -84,6 +84,25 @@ def throughput(now: datetime.datetime) -> dict[str, Any]:
     }
 
 
+_LAST_RUNS = """
+SELECT task_name, periodic_id, max(defer_timestamp) FROM procrastinate_periodic_defers
+ GROUP BY 1, 2
+"""
+
+
+def periodic_rows(schedules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The report's schedules, each with when it was last deferred (None: never)."""
+    with connections[tq_settings.PROCRASTINATE_DATABASE_ALIAS].cursor() as cursor:
+        cursor.execute(_LAST_RUNS)
+        last = {(task, periodic_id): stamp for task, periodic_id, stamp in cursor.fetchall()}
+    rows = []
+    for entry in schedules:
+        stamp = last.get((entry["task"], entry["periodic_id"]))
+        when = datetime.datetime.fromtimestamp(stamp, datetime.UTC) if stamp else None
+        rows.append({**entry, "last_run": when})
+    return rows
+
+
 def overview_context() -> dict[str, Any]:
     report = build_report()
     checks = {check.name: check for check in report.checks}
@@ -108,6 +127,8 @@ def overview_context() -> dict[str, Any]:
         "workers": checks["workers"],
         "worker_rows": workers() if checks["queues"].data else [],
         "throughput": throughput(report.checked_at) if checks["queues"].data else None,
-        "periodic": (checks["periodic"].data or {}).get("periodic", []),
+        "periodic": periodic_rows((checks["periodic"].data or {}).get("periodic", []))
+        if checks["queues"].data
+        else [],
         "orphans": checks["orphans"],
     }

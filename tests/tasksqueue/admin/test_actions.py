@@ -4,7 +4,7 @@ import datetime
 
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.contrib.admin.models import CHANGE, DELETION, LogEntry
+from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.contrib.auth.models import Permission, User
 from django.db import connection
 from django.test import Client
@@ -155,3 +155,41 @@ def test_a_jobs_page_button_leads_to_the_confirmation(admin_client) -> None:
     assert 'name="retry_jobs-button"' in page
     asked = act(admin_client, "retry_jobs", failed, confirm=False)
     assert "will touch <strong>1</strong> of the 1 job(s) selected" in asked.content.decode()
+
+
+def test_a_periodic_task_runs_now_from_the_overview(admin_client, admin_user) -> None:
+    schedules = admin_client.get(f"{JOBS}overview/").context["periodic"]
+    [retention] = [row for row in schedules if row["task"] == "tasksqueue.delete_finished_jobs"]
+    assert retention["last_run"] is None
+    response = admin_client.post(
+        f"{JOBS}overview/run-periodic/",
+        {"task": retention["task"], "periodic_id": retention["periodic_id"]},
+    )
+    assert response.status_code == 302
+    [created] = Job.objects.filter(task_name=retention["task"])
+    assert set(created.args) == {"timestamp"}
+    [entry] = LogEntry.objects.all()
+    assert (entry.user_id, entry.object_id, entry.action_flag) == (
+        admin_user.id,
+        str(created.id),
+        ADDITION,
+    )
+    # Its queueing lock lets one wait at a time: a second "run now" says so and adds none.
+    again = admin_client.post(
+        f"{JOBS}overview/run-periodic/",
+        {"task": retention["task"], "periodic_id": retention["periodic_id"]},
+        follow=True,
+    )
+    assert "already waiting" in again.content.decode()
+    assert Job.objects.filter(task_name=retention["task"]).count() == 1
+    missing = {"task": "no.such.task", "periodic_id": ""}
+    assert admin_client.post(f"{JOBS}overview/run-periodic/", missing).status_code == 404
+
+
+def test_running_a_periodic_task_now_needs_its_permission() -> None:
+    viewer = staff("view_job")
+    page = viewer.get(f"{JOBS}overview/").content.decode()
+    assert 'value="Run now"' not in page
+    forged = {"task": "tasksqueue.delete_finished_jobs", "periodic_id": ""}
+    assert viewer.post(f"{JOBS}overview/run-periodic/", forged).status_code == 403
+    assert not Job.objects.exists()
