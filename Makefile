@@ -18,7 +18,10 @@ $(STAMP): requirements/dev.txt
 	@touch $(STAMP)
 	@echo "setup: done"
 
+# The browser tests drive Debian's chromium: installed here when missing and apt-get is usable,
+# else one line says how (the tests then skip). Silent when it is there.
 setup: $(STAMP)
+	@scripts/ensure-chromium
 
 run: setup
 	@scripts/run-dev
