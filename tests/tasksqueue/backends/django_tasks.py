@@ -1,5 +1,6 @@
 """Tasks of Django's `django.tasks`, run by this app's backend in the tests."""
 
+import os
 from typing import Any
 
 from django.tasks import TaskContext, default_task_backend, task
@@ -88,6 +89,14 @@ def observe_itself(context: TaskContext) -> dict[str, Any]:
         "started": seen.started_at is not None,
         "finished": seen.finished_at is not None,
     }
+
+
+@task
+def fails_until(marker: str) -> str:
+    """Fails while the file `marker` does not exist (a job to retry once it does)."""
+    if not os.path.exists(marker):
+        raise RuntimeError(f"{marker} is not there yet")
+    return "done"
 
 
 @task(queue_name="reports", priority=10)
