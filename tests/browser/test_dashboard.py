@@ -15,7 +15,7 @@ from pytest_django.live_server_helper import LiveServer
 
 from tests.browser.helpers import save_screenshot
 from tests.tasksqueue.backends import django_tasks
-from tests.utils.processes import database_url, manage
+from tests.utils.processes import run_worker_once
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,15 +28,7 @@ def shots(tmp_path: Path) -> Path:
 
 def run_worker() -> None:
     """A real worker, in a process of its own, until no job is ready."""
-    worker = manage(
-        "tasksqueue",
-        "worker",
-        "--one-shot",
-        env={
-            "DATABASE_URL": database_url(),
-            "TASKS_MODULES_PATHS": "tests.tasksqueue.backends.django_tasks",
-        },
-    )
+    worker = run_worker_once("tests.tasksqueue.backends.django_tasks")
     assert worker.returncode == 0, worker.stderr
 
 
@@ -140,3 +132,21 @@ def test_a_view_only_operator_sees_everything_and_can_act_on_nothing(
     assert response.status == 403
     assert "CSRF" not in response.text()  # refused for the permission, not the form's token
     assert django_tasks.add.get_result(job.id).status == "READY"
+
+
+def test_the_overview_refreshes_itself_until_paused(
+    admin_page: Page, live_server: LiveServer
+) -> None:
+    page = admin_page
+    page.goto(f"{live_server.url}{JOBS}overview/")
+    expect(page.locator("#refresh")).to_be_checked()
+    django_tasks.add.using(queue_name="fresh").enqueue(1)
+    expect(page.locator("#queues")).to_contain_text("fresh", timeout=8000)
+
+    page.locator("#refresh").uncheck()
+    django_tasks.add.using(queue_name="unseen").enqueue(1)
+    page.wait_for_timeout(6000)  # more than one refresh period
+    expect(page.locator("#queues")).not_to_contain_text("unseen")
+    page.reload()  # the pause is remembered; a reload shows what is there now
+    expect(page.locator("#refresh")).not_to_be_checked()
+    expect(page.locator("#queues")).to_contain_text("unseen")

@@ -63,3 +63,14 @@ def closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def run_worker_once(*task_modules: str) -> subprocess.CompletedProcess[str]:
+    """A real worker in a process of its own, on the test database, until no job is ready;
+    `task_modules` are imported as TASKS_MODULES_PATHS."""
+    return manage(
+        "tasksqueue",
+        "worker",
+        "--one-shot",
+        env={"DATABASE_URL": database_url(), "TASKS_MODULES_PATHS": ",".join(task_modules)},
+    )

@@ -37,6 +37,22 @@ from taiga.tasksqueue.conf import tq_settings
 from taiga.tasksqueue.defer.loop_connections import LoopConnections, in_a_transaction
 from taiga.tasksqueue.defer.options import JobOptions
 
+
+def notified_cte(jobs: str) -> str:
+    """A `notified` CTE telling the workers of each queue of the CTE `jobs` (id, queue_name) that
+    it has jobs ready, once per queue, with Procrastinate's payload (its worker reads the type)."""
+    return f"""notified AS (
+    SELECT pg_notify('procrastinate_queue_v1#' || queue_name, payload),
+           pg_notify('procrastinate_any_queue_v1', payload)
+      FROM (
+          SELECT queue_name,
+                 json_build_object('type', 'job_inserted', 'job_id', max(id))::text AS payload
+            FROM {jobs}
+           GROUP BY queue_name
+      ) AS per_queue
+)"""
+
+
 # Many jobs: their arguments as one JSON array, parsed once, rather than an array of documents,
 # which cost the client an escaped literal per job and the server a parse per job. The statement
 # does what Procrastinate's per-row INSERT triggers would do for each job, once for all (migration
@@ -61,18 +77,9 @@ events AS (
     INSERT INTO procrastinate_events (job_id, type)
     SELECT id, 'deferred'::procrastinate_job_event_type FROM inserted ORDER BY id
 ),
-notified AS (
-    SELECT pg_notify('procrastinate_queue_v1#' || queue_name, payload),
-           pg_notify('procrastinate_any_queue_v1', payload)
-      FROM (
-          SELECT queue_name,
-                 json_build_object('type', 'job_inserted', 'job_id', max(id))::text AS payload
-            FROM inserted
-           GROUP BY queue_name
-      ) AS per_queue
-)
+{notified}
 SELECT inserted.id FROM inserted, (SELECT count(*) FROM notified) AS sent
-"""
+""".format(notified=notified_cte("inserted"))
 
 # Inside the caller's transaction the setting would outlive the batch: the single defers that
 # follow in that transaction need Procrastinate's triggers again.

@@ -11,21 +11,13 @@ from typing import Any
 from django.db import connections
 
 from taiga.tasksqueue.conf import tq_settings
+from taiga.tasksqueue.defer.insert import notified_cte
 
 IdsQuery = tuple[str, tuple[Any, ...]]
 
-# The workers of the changed jobs' queues are told, as for new jobs (Procrastinate's payload).
-_NOTIFY = """,
-notified AS (
-    SELECT pg_notify('procrastinate_queue_v1#' || queue_name, payload),
-           pg_notify('procrastinate_any_queue_v1', payload)
-      FROM (
-          SELECT queue_name,
-                 json_build_object('type', 'job_inserted', 'job_id', max(id))::text AS payload
-            FROM changed
-           GROUP BY queue_name
-      ) AS per_queue
-)
+# The workers of the changed jobs' queues are told, as for new jobs.
+_NOTIFY = f""",
+{notified_cte("changed")}
 SELECT changed.id FROM changed, (SELECT count(*) FROM notified) AS sent
 """
 

@@ -5,13 +5,13 @@ import datetime
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
-from django.contrib.auth.models import Permission, User
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
 from taiga.tasksqueue.models import Job
 from tests.tasksqueue import sample_tasks
+from tests.tasksqueue.admin.clients import staff
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,15 +31,6 @@ def job(status: str = "todo", scheduled_at: datetime.datetime | None = None) -> 
 def states(*job_ids: int) -> list[tuple[str, bool] | None]:
     rows = {row.id: (row.status, row.abort_requested) for row in Job.objects.all()}
     return [rows.get(job_id) for job_id in job_ids]
-
-
-def staff(*permissions: str) -> Client:
-    user = User.objects.create_user("operator", password="pw", is_staff=True)
-    for codename in permissions:
-        user.user_permissions.add(Permission.objects.get(codename=codename))
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def act(client: Client, action: str, *job_ids: int, confirm: bool, query: str = "", **extra):

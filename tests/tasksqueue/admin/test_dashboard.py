@@ -4,29 +4,20 @@ import os
 import socket
 
 import pytest
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import User
 from django.db import connection
-from django.test import Client
 
 from taiga.tasksqueue.admin import paging
 from taiga.tasksqueue.admin.job_page import MASK, masked
 from taiga.tasksqueue.admin.overview import workers
 from taiga.tasksqueue.manager import manager as tqmanager
 from tests.tasksqueue import sample_tasks
+from tests.tasksqueue.admin.clients import staff
 from tests.tasksqueue.backends import django_tasks
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 JOBS = "/admin/tasksqueue/job/"
-
-
-def staff(*permissions: str) -> Client:
-    user = User.objects.create_user("operator", password="pw", is_staff=True)
-    for codename in permissions:
-        user.user_permissions.add(Permission.objects.get(codename=codename))
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def listed_ids(response) -> list[int]:

@@ -17,7 +17,7 @@ from taiga.tasksqueue.ops.retention import delete_finished_jobs
 from taiga.tasksqueue.testing.database import EMPTY_TABLES
 from tests.tasksqueue import sample_tasks
 from tests.tasksqueue.backends import django_tasks
-from tests.utils.processes import database_url, manage
+from tests.utils.processes import run_worker_once as run_worker_process
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -286,15 +286,7 @@ def test_a_retried_run_ends_ready_in_task_finished(run_worker_once) -> None:
 def test_results_written_by_a_worker_process_are_read_by_another() -> None:
     results = [django_tasks.add.enqueue(n, b=n) for n in range(3)]
     failed = django_tasks.fail.enqueue("elsewhere")
-    worker = manage(
-        "tasksqueue",
-        "worker",
-        "--one-shot",
-        env={
-            "DATABASE_URL": database_url(),
-            "TASKS_MODULES_PATHS": "tests.tasksqueue.backends.django_tasks",
-        },
-    )
+    worker = run_worker_process("tests.tasksqueue.backends.django_tasks")
     assert worker.returncode == 0, worker.stderr
     assert [result.task.get_result(result.id).return_value for result in results] == [0, 2, 4]
     failed.refresh()
