@@ -54,9 +54,10 @@ def build_report(
     schema = checks.schema() if database.state is State.OK else checks.skipped("schema", "database")
     if schema.state is State.OK:
         with connections[tq_settings.PROCRASTINATE_DATABASE_ALIAS].cursor() as cursor:
-            queues = checks.queues(cursor, now)
+            jobs = checks.job_counts(cursor)
+            queues = checks.queues(cursor, now, jobs)
             workers = checks.workers(cursor, now, stalled_after, checks.ready_jobs(queues))
-            orphans = checks.orphans(cursor)
+            orphans = checks.orphans(jobs)
     else:
         needed = "database" if database.state is not State.OK else "schema"
         queues, workers, orphans = (

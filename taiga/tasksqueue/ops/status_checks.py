@@ -103,13 +103,23 @@ def tasks() -> Check:
     return Check("tasks", State.FAIL, summary, fix, data)
 
 
-def queues(cursor: CursorWrapper, now: datetime.datetime) -> Check:
+# (queue, task, status, jobs): one scan of the jobs serves the queues' and the orphans' checks.
+JobCounts = list[tuple[str, str, str, int]]
+
+
+def job_counts(cursor: CursorWrapper) -> JobCounts:
     cursor.execute(
-        "SELECT queue_name, status::text, count(*) FROM procrastinate_jobs GROUP BY 1, 2"
+        "SELECT queue_name, task_name, status::text, count(*) FROM procrastinate_jobs "
+        "GROUP BY 1, 2, 3"
     )
+    return [(queue, task, status, int(count)) for queue, task, status, count in cursor.fetchall()]
+
+
+def queues(cursor: CursorWrapper, now: datetime.datetime, jobs: JobCounts) -> Check:
     counts: dict[str, dict[str, int]] = {}
-    for queue, status, count in cursor.fetchall():
-        counts.setdefault(queue, {})[status] = count
+    for queue, _, status, count in jobs:
+        by_status = counts.setdefault(queue, {})
+        by_status[status] = by_status.get(status, 0) + count
     # The oldest waiting job is the earliest of: the first unscheduled one (ids grow with time, so
     # the smallest id, dated by its `deferred` event) and the earliest one scheduled by now.
     cursor.execute(
@@ -216,18 +226,13 @@ def periodic(now: datetime.datetime) -> Check:
     return Check("periodic", State.OK, summary or "none", data={"periodic": schedules})
 
 
-def orphans(cursor: CursorWrapper) -> Check:
-    cursor.execute(
-        """
-        SELECT task_name, status::text, count(*) FROM procrastinate_jobs
-         WHERE status::text = ANY(%(statuses)s) AND NOT task_name = ANY(%(known)s)
-         GROUP BY 1, 2
-        """,
-        {"statuses": list(ORPHAN_STATUSES), "known": sorted(manager.app.tasks)},
-    )
+def orphans(jobs: JobCounts) -> Check:
+    known = manager.app.tasks
     orphans: dict[str, dict[str, int]] = {}
-    for task_name, status, count in cursor.fetchall():
-        orphans.setdefault(task_name, {})[status] = count
+    for _, task_name, status, count in jobs:
+        if status in ORPHAN_STATUSES and task_name not in known:
+            by_status = orphans.setdefault(task_name, {})
+            by_status[status] = by_status.get(status, 0) + count
     tasks = {
         name: {s: orphans[name][s] for s in _ordered(orphans[name])} for name in sorted(orphans)
     }
