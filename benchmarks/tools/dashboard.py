@@ -37,7 +37,7 @@ SELECT 'queue_' || (g % {queues}), 'bench.task_' || (g % {tasks}), 0,
              WHEN g % 100 < 91 THEN 'doing'
              ELSE 'cancelled' END)::procrastinate_job_status,
        CASE WHEN g % 100 < 75 THEN 1 ELSE 0 END
-  FROM generate_series(1, %(jobs)s) AS g;
+  FROM generate_series(1, {jobs}) AS g;
 INSERT INTO procrastinate_events (job_id, type, at)
 SELECT id, 'deferred', now() - interval '3 days' + (id % 259200) * interval '1 second'
   FROM procrastinate_jobs;
@@ -62,7 +62,7 @@ def seed(server: db.Server, jobs: int, reseed: bool) -> None:
     started = time.monotonic()
     db.truncate(server, DATABASE, ["procrastinate_jobs", "procrastinate_workers"])
     with server.connect(DATABASE) as conn:
-        conn.execute(SEED.format(queues=QUEUES, tasks=TASKS).replace("%(jobs)s", str(int(jobs))))
+        conn.execute(SEED.format(queues=QUEUES, tasks=TASKS, jobs=int(jobs)))
     db.analyze(
         server,
         DATABASE,
