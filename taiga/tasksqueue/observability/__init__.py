@@ -1,0 +1,1 @@
+"""What the queue shows of itself: Prometheus metrics, health endpoints, JSON logs, traces."""
