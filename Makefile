@@ -18,10 +18,12 @@ $(STAMP): requirements/dev.txt
 	@touch $(STAMP)
 	@echo "setup: done"
 
-# The browser tests drive Debian's chromium: installed here when missing and apt-get is usable,
-# else one line says how (the tests then skip). Silent when it is there.
+# The browser tests drive Debian's chromium, the multi-host tests Debian's pgbouncer: each is
+# installed here when missing and apt-get is usable, else one line says how (the tests then skip).
+# Silent when they are there.
 setup: $(STAMP)
 	@scripts/ensure-chromium
+	@scripts/ensure-pgbouncer
 
 run: setup
 	@scripts/run-dev
