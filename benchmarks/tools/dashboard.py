@@ -39,11 +39,11 @@ SELECT 'queue_' || (g % {queues}), 'bench.task_' || (g % {tasks}), 0,
        CASE WHEN g % 100 < 75 THEN 1 ELSE 0 END
   FROM generate_series(1, {jobs}) AS g;
 INSERT INTO procrastinate_events (job_id, type, at)
-SELECT id, 'deferred', now() - interval '3 days' + (id % 259200) * interval '1 second'
+SELECT id, 'deferred', now() - interval '3 days' + id * {spacing} * interval '1 second'
   FROM procrastinate_jobs;
 INSERT INTO procrastinate_events (job_id, type, at)
 SELECT id, status::text::procrastinate_job_event_type,
-       now() - interval '3 days' + (id % 259200 + 60) * interval '1 second'
+       now() - interval '3 days' + (id * {spacing} + 60) * interval '1 second'
   FROM procrastinate_jobs WHERE status IN ('succeeded', 'failed');
 INSERT INTO tasksqueue_jobattempt (job_id, attempt, worker_id, outcome, error_class, traceback)
 SELECT id, 1, 1, 'failed', 'builtins.ValueError',
@@ -62,7 +62,9 @@ def seed(server: db.Server, jobs: int, reseed: bool) -> None:
     started = time.monotonic()
     db.truncate(server, DATABASE, ["procrastinate_jobs", "procrastinate_workers"])
     with server.connect(DATABASE) as conn:
-        conn.execute(SEED.format(queues=QUEUES, tasks=TASKS, jobs=int(jobs)))
+        # Deferred one after another over three days, as ids grow with time on a real queue.
+        spacing = 259200 / jobs
+        conn.execute(SEED.format(queues=QUEUES, tasks=TASKS, jobs=int(jobs), spacing=spacing))
     db.analyze(
         server,
         DATABASE,
@@ -80,7 +82,9 @@ def pages(first_failed: int) -> list[tuple[str, str]]:
         ("jobs list, status=failed", f"{jobs}?status=failed"),
         ("jobs list, queue and status", f"{jobs}?queue_name=queue_3&status=todo"),
         ("search, a job id", f"{jobs}?q={first_failed}"),
-        ("search, argument text", f"{jobs}?q=order+123457"),
+        ("jobs list, deferred in the last hour", f"{jobs}?deferred=1h"),
+        ("search, argument text (newest jobs)", f"{jobs}?q=order+987654"),
+        ("search, argument text, all jobs", f"{jobs}?q=order+123457&search_in=all"),
         ("a failed job's page", f"{jobs}{first_failed}/change/"),
         ("Procrastinate's admin list, unfiltered", stock),
         ("Procrastinate's admin list, status=failed", f"{stock}?status=failed"),

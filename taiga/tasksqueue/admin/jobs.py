@@ -1,8 +1,9 @@
 """The jobs list and the job page, and the overview next to them, in the admin's "Tasks queue".
 
 No row is edited: jobs change through the actions (`actions.py`), each behind its permission.
-The list is newest first, filtered by status, queue and task, searched by id, lock, queueing
-lock or argument text, and never counted past `paging.COUNT_CAP`.
+The list is newest first, filtered (`filters.py`) by status, queue, task, worker and age, searched
+by id, lock, queueing lock or argument text (in the newest jobs unless asked for all), and never
+counted past `paging.COUNT_CAP`.
 """
 
 from typing import Any
@@ -21,7 +22,6 @@ from django.http import (
 )
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
-from procrastinate.contrib.django.models import ProcrastinateWorker
 from procrastinate.exceptions import AlreadyEnqueued
 
 from taiga.tasksqueue.admin.actions import (
@@ -32,53 +32,18 @@ from taiga.tasksqueue.admin.actions import (
     record_addition,
     run_periodic_now,
 )
+from taiga.tasksqueue.admin.filters import (
+    DeferredFilter,
+    SearchScopeFilter,
+    StatusFilter,
+    TaskFilter,
+    WorkerFilter,
+    argument_search_floor,
+)
 from taiga.tasksqueue.admin.job_page import page_context
 from taiga.tasksqueue.admin.overview import overview_context
-from taiga.tasksqueue.admin.paging import STATUSES, CappedPaginator
-from taiga.tasksqueue.manager import manager
+from taiga.tasksqueue.admin.paging import CappedPaginator
 from taiga.tasksqueue.models import Job
-
-
-class TaskFilter(admin.SimpleListFilter):
-    """The tasks this process knows (no scan of the table for the distinct names)."""
-
-    title = "task"
-    parameter_name = "task"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        names = sorted({*manager.app.tasks, *manager.django_tasks})
-        return [(name, name) for name in names]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Job]) -> QuerySet[Job]:
-        value = self.value()
-        return queryset.filter(task_name=value) if value else queryset
-
-
-class StatusFilter(admin.SimpleListFilter):
-    title = "status"
-    parameter_name = "status"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [(status, status) for status in STATUSES]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Job]) -> QuerySet[Job]:
-        value = self.value()
-        return queryset.filter(status=value) if value else queryset
-
-
-class WorkerFilter(admin.SimpleListFilter):
-    """The registered workers (a handful of rows), for the jobs one of them runs."""
-
-    title = "worker"
-    parameter_name = "worker"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        ids = ProcrastinateWorker.objects.order_by("-id").values_list("id", flat=True)
-        return [(str(worker_id), f"worker {worker_id}") for worker_id in ids]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Job]) -> QuerySet[Job]:
-        value = self.value()
-        return queryset.filter(worker_id=int(value)) if value and value.isdigit() else queryset
 
 
 @admin.register(Job)
@@ -92,7 +57,14 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]  # generic in django
         "attempts",
         "scheduled_at",
     )
-    list_filter = (StatusFilter, "queue_name", TaskFilter, WorkerFilter)
+    list_filter = (
+        StatusFilter,
+        "queue_name",
+        TaskFilter,
+        WorkerFilter,
+        DeferredFilter,
+        SearchScopeFilter,
+    )
     search_fields = ("task_name",)  # shows the search box; the search itself is get_search_results
     search_help_text = "A job id, a lock, a queueing lock, or text in the arguments."
     ordering = ("-id",)
@@ -133,11 +105,16 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]  # generic in django
         term = search_term.strip()
         if not term:
             return queryset, False
-        matches = Q(lock=term) | Q(queueing_lock=term)
+        # Waiting and running jobs' locks are indexed (Procrastinate's partial indexes); other
+        # locks and the arguments' text are read row by row, so only within the search's window.
+        matches = Q(status="todo", queueing_lock=term) | Q(status="doing", lock=term)
+        unindexed = Q(lock=term) | Q(queueing_lock=term)
         if term.isascii() and term.isdigit() and len(term) < 19:
             matches |= Q(id=int(term))
         else:
-            matches |= Q(args__icontains=term)  # the JSON text of the arguments
+            unindexed |= Q(args__icontains=term)  # the JSON text of the arguments
+        floor = argument_search_floor(request)
+        matches |= unindexed if floor is None else unindexed & Q(id__gt=floor)
         return queryset.filter(matches), False
 
     def get_urls(self) -> list[URLPattern]:
