@@ -144,6 +144,11 @@ class TasksQueueSettings:
         (list, tuple, set, frozenset),
         "argument names whose values the dashboard masks",
     )
+    # Its search for text in the arguments reads the newest this many jobs (by id) unless the
+    # operator picks "all jobs": each million jobs read costs about 0.6 s (docs/dashboard.md).
+    TASKSQUEUE_DASHBOARD_SEARCH_WINDOW: Setting[int] = Setting(
+        100_000, int, "newest jobs the dashboard's argument-text search reads", AT_LEAST_ONE
+    )
 
     @classmethod
     def declared(cls) -> Iterator[Setting[Any]]:
