@@ -34,3 +34,15 @@ def seconds(value: str) -> float:
     if not number >= 0:  # also refuses nan
         raise argparse.ArgumentTypeError(f"expected a number of seconds, 0 or more, got {value!r}")
     return number
+
+
+def port(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if not 0 <= number <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"expected a TCP port from 1 to 65535 (0: any free one), got {value!r}"
+        )
+    return number

@@ -19,6 +19,11 @@ class WorkerOptions:
     delete_jobs: str = "never"
     shutdown_timeout: float | None = None  # None: let running jobs take as long as they need
     install_signal_handlers: bool = True
+    # The worker's HTTP endpoints (observability/worker_http.py): None serves none; 0 takes any
+    # free port (the start line names it).
+    metrics_port: int | None = None
+    health_port: int | None = None
+    metrics_address: str = "127.0.0.1"
 
     @property
     def worker_name(self) -> str:

@@ -10,6 +10,8 @@ from procrastinate import App
 
 from taiga.tasksqueue.conf import tq_settings
 from taiga.tasksqueue.manager import manager
+from taiga.tasksqueue.observability.worker_http import worker_endpoints
+from taiga.tasksqueue.observability.worker_metrics import WorkerMetrics
 from taiga.tasksqueue.worker import LOGGER_NAME
 from taiga.tasksqueue.worker.jobs.job_log import JobLog
 from taiga.tasksqueue.worker.jobs.statements import BatchingJobManager
@@ -46,10 +48,12 @@ async def run_worker(options: WorkerOptions) -> None:
     job_log = JobLog()
     app = manager.app
     with contextlib.ExitStack() as stack:
-        stack.enter_context(app.replace_connector(ReconnectingConnector()))
+        metrics = WorkerMetrics() if options.metrics_port is not None else None
+        connector = ReconnectingConnector(metrics)
+        stack.enter_context(app.replace_connector(connector))
         if options.one_shot:
             stack.enter_context(periodic_schedules_paused(app))
-        jobs = BatchingJobManager(app.connector)
+        jobs = BatchingJobManager(connector, metrics)
         job_connections = JobConnections(tq_settings.TASKSQUEUE_WORKER_CONN_MAX_AGE)
         stack.enter_context(job_connections.watching())
         threads = JobThreads(options.concurrency)
@@ -65,11 +69,12 @@ async def run_worker(options: WorkerOptions) -> None:
                 # A thread per slot for sync tasks, and the async ORM's thread.
                 options.concurrency + 1,
             )
-            supervisor = Supervisor(app, options, job_log, jobs, job_connections, threads)
-            work = asyncio.create_task(supervisor.run())
-            if options.install_signal_handlers:
-                await GracefulStop(work, supervisor, options.shutdown_timeout, job_log).wait()
-            else:
-                await work
+            supervisor = Supervisor(app, options, job_log, jobs, job_connections, threads, metrics)
+            async with worker_endpoints(options, metrics, job_log, connector, supervisor):
+                work = asyncio.create_task(supervisor.run())
+                if options.install_signal_handlers:
+                    await GracefulStop(work, supervisor, options.shutdown_timeout, job_log).wait()
+                else:
+                    await work
             await job_connections.close_orm_thread()
             logger.info("worker %r stopped", options.worker_name)

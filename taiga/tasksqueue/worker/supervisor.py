@@ -16,6 +16,7 @@ from django.utils import timezone
 from procrastinate import App, exceptions
 from procrastinate.app import WorkerOptions as ProcrastinateWorkerOptions
 
+from taiga.tasksqueue.observability.worker_metrics import WorkerMetrics
 from taiga.tasksqueue.text import first_line
 from taiga.tasksqueue.worker import LOGGER_NAME
 from taiga.tasksqueue.worker.jobs.job_log import JobLog
@@ -32,8 +33,12 @@ logger = logging.getLogger(LOGGER_NAME)
 AUDIT_INTERVAL_SECONDS = 10.0
 
 _OWN_JOBS_IN_DOING = (
-    "SELECT id FROM procrastinate_jobs WHERE status = 'doing' AND worker_id = %(worker_id)s"
+    "SELECT id, task_name, queue_name FROM procrastinate_jobs"
+    " WHERE status = 'doing' AND worker_id = %(worker_id)s"
 )
+
+# A job's task and queue, by job id.
+JobsInDoing = dict[int, tuple[str, str]]
 
 
 class Supervisor:
@@ -45,6 +50,7 @@ class Supervisor:
         jobs: BatchingJobManager,
         connections: JobConnections,
         threads: JobThreads,
+        metrics: WorkerMetrics | None = None,
     ) -> None:
         self.app = app
         self.options = options
@@ -52,6 +58,7 @@ class Supervisor:
         self.jobs = jobs
         self.connections = connections
         self.threads = threads
+        self.metrics = metrics
         self.worker: LeanWorker | None = None
         self.stopping = False
 
@@ -69,11 +76,14 @@ class Supervisor:
                     await self._requeue_jobs_of(left_behind)
                     left_behind = None
                     backoff.reset()
+                    if self.metrics is not None:
+                        self.metrics.reconnected()
                 self.worker = LeanWorker(
                     app=self.app,
                     jobs=self.jobs,
                     job_log=self.job_log,
                     run_in_thread=self.threads.call,
+                    metrics=self.metrics,
                     **self._worker_kwargs(),
                 )
                 await self._run_with_audit(self.worker)
@@ -87,6 +97,8 @@ class Supervisor:
                 reason = "a database connection of the worker dropped"
             if self.worker is not None and self.worker.worker_id is not None:
                 left_behind = self.worker.worker_id
+            if self.metrics is not None:
+                self.metrics.connection_lost()
             delay = backoff.next_delay()
             logger.warning(
                 "database unavailable (%s); restarting the worker in %.1fs", reason, delay
@@ -122,25 +134,27 @@ class Supervisor:
             if worker.worker_id is None:
                 continue
             try:
-                stuck = await self._own_jobs_in_doing(worker.worker_id)
-                stuck -= set(self.job_log.running)
+                in_doing = await self._own_jobs_in_doing(worker.worker_id)
+                stuck = in_doing.keys() - self.job_log.running.keys()
                 for job_id in stuck & suspects:
-                    await self._requeue(job_id, "its worker lost track of it")
+                    await self._requeue(job_id, in_doing[job_id], "its worker lost track of it")
                 suspects = stuck - suspects
             except exceptions.ConnectorException as exc:
                 logger.warning("could not look for lost jobs (%s)", first_line(exc))
 
-    async def _own_jobs_in_doing(self, worker_id: int) -> set[int]:
+    async def _own_jobs_in_doing(self, worker_id: int) -> JobsInDoing:
         rows = await self.app.connector.execute_query_all_async(
             _OWN_JOBS_IN_DOING, worker_id=worker_id
         )
-        return {row["id"] for row in rows}
+        return {row["id"]: (row["task_name"], row["queue_name"]) for row in rows}
 
     async def _requeue_jobs_of(self, worker_id: int) -> None:
-        for job_id in await self._own_jobs_in_doing(worker_id):
-            await self._requeue(job_id, "its worker lost the database")
+        for job_id, task_queue in (await self._own_jobs_in_doing(worker_id)).items():
+            await self._requeue(job_id, task_queue, "its worker lost the database")
         await self.app.job_manager.unregister_worker(worker_id)
 
-    async def _requeue(self, job_id: int, reason: str) -> None:
+    async def _requeue(self, job_id: int, task_queue: tuple[str, str], reason: str) -> None:
         await self.app.job_manager.retry_job_by_id_async(job_id, retry_at=timezone.now())
         logger.warning("job %d put back in the queue: %s", job_id, reason)
+        if self.metrics is not None:
+            self.metrics.rescued(*task_queue)

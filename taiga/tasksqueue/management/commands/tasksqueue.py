@@ -15,7 +15,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from procrastinate.exceptions import ConnectorException
 
 from taiga.tasksqueue.exceptions import TasksQueueError
-from taiga.tasksqueue.management.arguments import OneLineErrorParser, positive_int, seconds
+from taiga.tasksqueue.management.arguments import OneLineErrorParser, port, positive_int, seconds
 from taiga.tasksqueue.manager import manager
 from taiga.tasksqueue.ops.database import connect
 from taiga.tasksqueue.ops.schema import apply_schema, require_schema, schema_migrations
@@ -136,6 +136,27 @@ class Command(BaseCommand):
             "aborted (default: no limit).",
         )
         worker.add_argument(
+            "--metrics-port",
+            type=port,
+            metavar="PORT",
+            help="Serve this worker's Prometheus metrics at /metrics on this port, and its "
+            "health at /health/live and /health/ready (docs/observability.md; default: none).",
+        )
+        worker.add_argument(
+            "--health-port",
+            type=port,
+            metavar="PORT",
+            help="Serve only /health/live and /health/ready on this port (default: none; the "
+            "metrics port answers them too).",
+        )
+        worker.add_argument(
+            "--metrics-address",
+            default="127.0.0.1",
+            metavar="ADDRESS",
+            help="The address both ports listen on (default: 127.0.0.1, this host only; "
+            "0.0.0.0 for Prometheus or Kubernetes probes from outside a container).",
+        )
+        worker.add_argument(
             "--log-level",
             type=str.lower,
             choices=LOG_LEVELS,
@@ -214,6 +235,9 @@ class Command(BaseCommand):
         delete_jobs: str,
         shutdown_timeout: float | None,
         log_level: str | None,
+        metrics_port: int | None,
+        health_port: int | None,
+        metrics_address: str,
         **options: Any,
     ) -> None:
         prepare_to_run(log_level)
@@ -224,6 +248,9 @@ class Command(BaseCommand):
             one_shot=one_shot,
             delete_jobs=delete_jobs,
             shutdown_timeout=shutdown_timeout,
+            metrics_port=metrics_port,
+            health_port=health_port,
+            metrics_address=metrics_address,
         )
         try:
             asyncio.run(run_worker(worker_options))

@@ -33,6 +33,7 @@ from procrastinate.retry import RetryDecision
 from procrastinate.tasks import Task
 from procrastinate.worker import Worker
 
+from taiga.tasksqueue.observability.worker_metrics import RETRY, WorkerMetrics
 from taiga.tasksqueue.worker.jobs.attempts import (
     AFTER_RECORDED,
     AfterRecorded,
@@ -59,18 +60,25 @@ class LeanWorker(Worker):
         jobs: BatchingJobManager,
         job_log: JobLog,
         run_in_thread: ThreadRunner = utils.sync_to_async,
+        metrics: WorkerMetrics | None = None,
         **options: Any,
     ) -> None:
         super().__init__(**options)
         self.jobs = jobs
         self.job_log = job_log
         self.run_in_thread = run_in_thread
+        self.metrics = metrics
         self._slot_freed = asyncio.Event()
         # Runs holding a slot (by their context's identity: a job retried at once may run again
         # before its first run is done): from the fetch until the outcome is recorded, or until
         # the task is done when the outcome cannot change what the next fetch finds.
         self._holding: set[int] = set()
         self._calls: dict[str, Call] = {}
+
+    @property
+    def running(self) -> bool:
+        """Registered and running (Procrastinate holds the loop for exactly that time)."""
+        return self._loop is not None
 
     def stop(self) -> None:
         super().stop()  # type: ignore[no-untyped-call]  # Procrastinate's, untyped
@@ -132,6 +140,8 @@ class LeanWorker(Worker):
         self._holding.add(id(context))
         running.add_done_callback(self._job_done)
         self.job_log.started(job, job_id)
+        if self.metrics is not None:
+            self.metrics.started(job)
 
     def _job_done(self, running: asyncio.Task[Any]) -> None:
         context = self._running_jobs.pop(running)
@@ -183,6 +193,9 @@ class LeanWorker(Worker):
                 describe_error(error),
                 traceback_of=error if final == "failed" else None,
             )
+        if self.metrics is not None:
+            outcome = RETRY if retry_decision else status.value
+            self.metrics.ended(job, outcome, time.time() - started)
         if retry_decision is None and job.lock is None:
             # Recording this outcome can change no other job's turn (only a retry, or the end
             # of a lock's running job, can): the next jobs are fetched while it is on its way.

@@ -33,6 +33,7 @@ from procrastinate.jobs import Job, Status
 from procrastinate.manager import JobManager
 from procrastinate.retry import RetryDecision
 
+from taiga.tasksqueue.observability.worker_metrics import WorkerMetrics
 from taiga.tasksqueue.worker.jobs.attempts import AttemptRecord, records_document
 
 # The limit is written in the statement, not passed: a prepared statement then gets a plan that
@@ -70,8 +71,18 @@ UPDATE procrastinate_jobs AS job
   FROM candidate
  WHERE job.id = candidate.id
 RETURNING job.id, job.status, job.task_name, job.priority, job.lock, job.queueing_lock,
-          job.args, job.scheduled_at, job.queue_name, job.attempts, job.worker_id
+          job.args, job.scheduled_at, job.queue_name, job.attempts, job.worker_id{waited}
 """
+
+# With the worker's metrics on: how long each job waited since it was due, by the server's clock.
+# A retried or rescued job has its retry time as its schedule; a job deferred without one was due
+# at its deferral, which only its "deferred" event records (an index lookup per job).
+WAITED = """,
+          extract(epoch FROM now() - coalesce(job.scheduled_at, (
+              SELECT min(event.at)
+                FROM procrastinate_events AS event
+               WHERE event.job_id = job.id AND event.type = 'deferred'
+          )))::float8 AS waited"""
 
 # The runs' records (a JSON array of `AttemptRecord` arrays, fields by position), inserted for
 # the jobs that `{ended}` returns: a deleted job keeps none.
@@ -153,8 +164,8 @@ class AttemptSink(Protocol):
 
 
 @functools.cache
-def fetch_statement(count: int) -> LiteralString:
-    return FETCH_JOBS.format(count=int(count))
+def fetch_statement(count: int, waited: bool = False) -> LiteralString:
+    return FETCH_JOBS.format(count=int(count), waited=WAITED if waited else "")
 
 
 def _fetch_order(job: Job) -> tuple[int, int]:
@@ -163,8 +174,11 @@ def _fetch_order(job: Job) -> tuple[int, int]:
 
 
 class BatchingJobManager(JobManager):
-    def __init__(self, connector: connector_module.BaseConnector) -> None:
+    def __init__(
+        self, connector: connector_module.BaseConnector, metrics: WorkerMetrics | None = None
+    ) -> None:
         super().__init__(connector)
+        self.metrics = metrics
         # Only a PostgreSQL connector runs the set-wise statements.
         self._set_wise = not isinstance(connector, testing.InMemoryConnector)
         self._outcomes: list[Outcome] = []
@@ -177,10 +191,12 @@ class BatchingJobManager(JobManager):
         if not self._set_wise:
             return await self._fetch_one_by_one(queues, worker_id, count)
         rows = await self.connector.execute_query_all_async(
-            fetch_statement(count),
+            fetch_statement(count, self.metrics is not None),
             queues=list(queues) if queues is not None else None,
             worker_id=worker_id,
         )
+        if self.metrics is not None:
+            self.metrics.waited(rows)
         return sorted((Job.from_row(row) for row in rows), key=_fetch_order)
 
     async def _fetch_one_by_one(

@@ -17,6 +17,7 @@ from typing import Any, LiteralString
 import psycopg
 from procrastinate import PsycopgConnector, exceptions
 
+from taiga.tasksqueue.observability.worker_metrics import WorkerMetrics
 from taiga.tasksqueue.text import first_line
 from taiga.tasksqueue.worker import LOGGER_NAME
 
@@ -62,15 +63,35 @@ class Backoff:
 
 
 class ReconnectingConnector(PsycopgConnector):
-    """Procrastinate's psycopg connector, with statements retried after a lost connection."""
+    """Procrastinate's psycopg connector, with statements retried after a lost connection; it
+    knows whether its listener is listening, and tells `metrics` of losses and recoveries."""
+
+    def __init__(self, metrics: WorkerMetrics | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.metrics = metrics
+        self.listening = False
+
+    async def _loop_notify(self, *args: Any, **kwargs: Any) -> None:
+        # Procrastinate's listener calls this once its LISTENs are done on a fresh connection,
+        # and it returns when that connection dies (a stop cancels it instead).
+        self.listening = True
+        self._recovered()
+        try:
+            await super()._loop_notify(*args, **kwargs)
+        finally:
+            self.listening = False
+        if self.metrics is not None:
+            self.metrics.connection_lost()
 
     async def _retrying[T](self, run: Callable[[], Awaitable[T]]) -> T:
-        for delay in STATEMENT_RETRY_DELAYS:
+        for attempt, delay in enumerate(STATEMENT_RETRY_DELAYS):
             try:
-                return await run()
+                result = await run()
             except exceptions.ConnectorException as exc:
                 if not connection_lost(exc):
                     raise
+                if self.metrics is not None:
+                    self.metrics.connection_lost()
                 logger.warning(
                     "database connection lost (%s); sending the statement again in %gs",
                     first_line(exc.__cause__ or exc),
@@ -78,7 +99,17 @@ class ReconnectingConnector(PsycopgConnector):
                 )
                 await asyncio.sleep(delay)
                 await self._drop_dead_connections()
-        return await run()
+            else:
+                if attempt:
+                    self._recovered()
+                return result
+        result = await run()
+        self._recovered()
+        return result
+
+    def _recovered(self) -> None:
+        if self.metrics is not None:
+            self.metrics.reconnected()
 
     async def _drop_dead_connections(self) -> None:
         # The pool checks nothing on checkout; after a server restart all its idle connections
