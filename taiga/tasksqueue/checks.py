@@ -8,6 +8,10 @@
 - tasksqueue.E005: a setting's value is of the wrong type.
 - tasksqueue.E006: a setting's value is out of its range.
 - tasksqueue.E007: PROCRASTINATE_DATABASE_ALIAS names no database of DATABASES.
+- tasksqueue.E009: TASKSQUEUE_WORKER_DATABASE_URL is not a connection string libpq can read.
+- tasksqueue.W001: workers would LISTEN through the queue's database, which its settings say is
+  reached through a pooler in transaction mode (DISABLE_SERVER_SIDE_CURSORS), where LISTEN hears
+  nothing.
 
 tasksqueue.E008 (a bad OPTIONS of TasksQueueBackend in TASKS) is the backend's own check
 (`taiga.tasksqueue.backends`), which Django's tasks check runs.
@@ -18,9 +22,11 @@ from typing import Any
 
 from django.apps import AppConfig, apps
 from django.conf import settings
-from django.core.checks import CheckMessage, Error
+from django.core.checks import CheckMessage, Error, Warning
+from psycopg.conninfo import conninfo_to_dict
 
 from taiga.tasksqueue.conf import TasksQueueSettings, tq_settings
+from taiga.tasksqueue.connection_params import behind_transaction_pooler
 from taiga.tasksqueue.discovery import discover_task_modules
 
 
@@ -69,6 +75,8 @@ def check_settings(
             )
     if not messages:
         messages += _heartbeat_problems() + _database_alias_problems()
+    if not messages:
+        messages += _worker_database_problems()
     return messages
 
 
@@ -98,5 +106,38 @@ def _database_alias_problems() -> list[CheckMessage]:
             f"({', '.join(map(repr, settings.DATABASES)) or 'none'}).",
             hint="Set it to the alias of the database that holds the queue's tables.",
             id="tasksqueue.E007",
+        )
+    ]
+
+
+def _worker_database_problems() -> list[CheckMessage]:
+    url = tq_settings.TASKSQUEUE_WORKER_DATABASE_URL
+    if url:
+        try:
+            conninfo_to_dict(url)
+        except Exception as exc:  # psycopg's ProgrammingError, whatever libpq disliked
+            # libpq quotes the string it could not read, password included.
+            reason = str(exc).replace(url, "...").strip()
+            return [
+                Error(
+                    f"TASKSQUEUE_WORKER_DATABASE_URL is not a connection string libpq can read "
+                    f"({reason}).",
+                    hint="Set it like postgres://user:password@host:5432/dbname (hosts may be "
+                    "listed: host1:5432,host2:5432), or empty for the app's database.",
+                    id="tasksqueue.E009",
+                )
+            ]
+        return []
+    alias = tq_settings.PROCRASTINATE_DATABASE_ALIAS
+    if not behind_transaction_pooler(alias):
+        return []
+    return [
+        Warning(
+            f"Workers LISTEN through the database {alias!r}, which DISABLE_SERVER_SIDE_CURSORS "
+            "marks as reached through a pooler in transaction mode: LISTEN hears nothing there, "
+            "so workers find new jobs only when they poll.",
+            hint="Set TASKSQUEUE_WORKER_DATABASE_URL to a direct or session-mode connection, or "
+            "run workers with --no-listen to poll on purpose (docs/connections.md).",
+            id="tasksqueue.W001",
         )
     ]

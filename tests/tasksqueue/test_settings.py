@@ -29,6 +29,7 @@ def test_every_setting_is_declared_once_with_its_default_and_meaning():
         "TASKSQUEUE_RETENTION_BATCH_SIZE",
         "TASKSQUEUE_WORKER_CONN_MAX_AGE",
         "TASKSQUEUE_WORKER_DATABASE_URL",
+        "TASKSQUEUE_WORKER_DATABASE_URL",
         "TASKSQUEUE_DASHBOARD_MASKED_ARGUMENTS",
         "TASKSQUEUE_DASHBOARD_SEARCH_WINDOW",
     }

@@ -86,8 +86,9 @@ class LoopConnections:
     def __init__(self, alias: str, generation: int) -> None:
         self.alias = alias
         self.generation = generation
-        # Statements prepared as the worker's are (unless the database's OPTIONS set
-        # prepare_threshold): PostgreSQL plans a defer's INSERT once per connection, not per call.
+        # Statements prepared as the worker's are: PostgreSQL plans a defer's INSERT once per
+        # connection, not per call; none behind a transaction-mode pooler, which cannot carry them
+        # (`connection_params.py`), unless the database's OPTIONS set prepare_threshold.
         self.params = queue_connection_params(alias)
         self.idle: list[psycopg.AsyncConnection[Any]] = []
         self.opened = 0

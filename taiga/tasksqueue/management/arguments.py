@@ -26,6 +26,15 @@ def positive_int(value: str) -> int:
     return number
 
 
+def positive_seconds(value: str) -> float:
+    number = seconds(value)
+    if number == 0:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of seconds, more than 0, got {value!r}"
+        )
+    return number
+
+
 def seconds(value: str) -> float:
     try:
         number = float(value)

@@ -1,5 +1,7 @@
 """A worker's options, and the keyword arguments of Procrastinate's worker that they make."""
 
+import os
+import socket
 from dataclasses import dataclass
 
 from procrastinate.app import WorkerOptions as ProcrastinateWorkerOptions
@@ -7,7 +9,10 @@ from procrastinate.app import WorkerOptions as ProcrastinateWorkerOptions
 from taiga.tasksqueue.conf import tq_settings
 
 DELETE_JOBS_CHOICES = ("never", "successful", "always")
-DEFAULT_NAME = "worker"
+# How often a worker looks for jobs without being told: with LISTEN, for a notification lost
+# with its connection (Procrastinate's default); without, the wait of a job deferred to an idle
+# worker, half of it on average.
+POLL_INTERVAL_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -24,13 +29,21 @@ class WorkerOptions:
     metrics_port: int | None = None
     health_port: int | None = None
     metrics_address: str = "127.0.0.1"
+    listen: bool = True  # False: find jobs by polling only, where LISTEN cannot be had
+    poll_interval: float = POLL_INTERVAL_SECONDS
 
     @property
     def worker_name(self) -> str:
-        return self.name or DEFAULT_NAME
+        return self.name or default_name()
 
     def describe_queues(self) -> str:
         return f"queues {', '.join(self.queues)}" if self.queues else "all queues"
+
+
+def default_name() -> str:
+    """host:pid, the process's identity on every machine of a deployment (as Sidekiq names its
+    processes): workers on several hosts, or several on one, tell apart in logs and reports."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def worker_kwargs(options: WorkerOptions) -> ProcrastinateWorkerOptions:
@@ -39,6 +52,8 @@ def worker_kwargs(options: WorkerOptions) -> ProcrastinateWorkerOptions:
         "name": options.worker_name,
         "wait": not options.one_shot,
         "delete_jobs": options.delete_jobs,
+        "listen_notify": options.listen,
+        "fetch_job_polling_interval": options.poll_interval,
         # Signals are handled by the run (`shutdown.GracefulStop`): a second one stops at once.
         "install_signal_handlers": False,
         "update_heartbeat_interval": tq_settings.TASKSQUEUE_HEARTBEAT_SECONDS,

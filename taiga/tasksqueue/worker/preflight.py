@@ -36,8 +36,10 @@ def prepare_to_run(log_level: str | None) -> None:
         )
     for error in check_settings():
         # A heartbeat slower than the stalled timeout would get this worker's jobs run twice; a
-        # retention batch of 0 would never end.
-        raise WorkerCannotStart(f"{error.msg} {error.hint}")
+        # retention batch of 0 would never end. A warning (W001) is the start's LISTEN probe's to
+        # confirm (`run.py`).
+        if error.is_serious():
+            raise WorkerCannotStart(f"{error.msg} {error.hint}")
     require_schema()
     # The worker has its own pool; Django's connection would sit idle for its whole life.
     connections.close_all()

@@ -16,6 +16,8 @@ from taiga.tasksqueue.worker import LOGGER_NAME
 from taiga.tasksqueue.worker.jobs.job_log import JobLog
 from taiga.tasksqueue.worker.jobs.statements import BatchingJobManager
 from taiga.tasksqueue.worker.options import WorkerOptions
+from taiga.tasksqueue.worker.queue_db.budget import ConnectionBudget
+from taiga.tasksqueue.worker.queue_db.listen_probe import PROBE_TIMEOUT_SECONDS, listen_is_heard
 from taiga.tasksqueue.worker.queue_db.pool import POOL_SIZE, worker_pool
 from taiga.tasksqueue.worker.queue_db.reconnect import ReconnectingConnector
 from taiga.tasksqueue.worker.shutdown import GracefulStop
@@ -60,15 +62,24 @@ async def run_worker(options: WorkerOptions) -> None:
         stack.callback(threads.stop)
         async with worker_pool(POOL_SIZE) as pool, app.open_async(pool):
             logger.info(
-                "worker %r started on %s, concurrency %d, %d database connections for the queue "
-                "and up to %d for its tasks",
+                "worker %r started on %s, concurrency %d, %s%s",
                 options.worker_name,
                 options.describe_queues(),
                 options.concurrency,
-                POOL_SIZE + 1,  # and the one that LISTENs
-                # A thread per slot for sync tasks, and the async ORM's thread.
-                options.concurrency + 1,
+                ConnectionBudget(options.concurrency, options.listen).describe(),
+                "" if options.listen else f", polling every {options.poll_interval:g}s",
             )
+            # A one-shot run returns before a notification could matter.
+            if options.listen and not options.one_shot and not await listen_is_heard(pool):
+                logger.warning(
+                    "worker %r: its LISTEN connection heard nothing in %gs (a pooler in "
+                    "transaction mode?); jobs are found only by polling every %gs; set "
+                    "TASKSQUEUE_WORKER_DATABASE_URL to a direct or session-mode connection, or "
+                    "run with --no-listen",
+                    options.worker_name,
+                    PROBE_TIMEOUT_SECONDS,
+                    options.poll_interval,
+                )
             supervisor = Supervisor(app, options, job_log, jobs, job_connections, threads, metrics)
             async with worker_endpoints(options, metrics, job_log, connector, supervisor):
                 work = asyncio.create_task(supervisor.run())

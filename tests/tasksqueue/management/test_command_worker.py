@@ -8,6 +8,7 @@ on how long something took.
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -113,7 +114,12 @@ def test_a_worker_takes_jobs_only_from_the_queues_it_is_given_and_one_shot_exits
         f"job started task={task} id={beta} queue=beta attempt=1",
         f"job ended task={task} id={beta} queue=beta attempt=1 duration=_ outcome=succeeded",
     ]
-    assert "worker 'worker' started on queues alpha, beta, concurrency 1" in result.stderr
+    # Named HOST:PID by default.
+    assert re.search(
+        rf"worker '{re.escape(socket.gethostname())}:\d+' started on queues alpha, beta, "
+        "concurrency 1",
+        result.stderr,
+    )
 
 
 @pytest.mark.django_db(transaction=True)
@@ -180,7 +186,7 @@ def test_sigterm_lets_the_running_job_finish_takes_no_more_and_exits_0(tmp_path,
         f"job ended task={THIS_MODULE}.hold id={running} queue=default attempt=1 duration=_ "
         "outcome=succeeded"
     )
-    assert log.rstrip().endswith("worker 'worker' stopped")
+    assert log.rstrip().endswith(f"worker '{socket.gethostname()}:{process.pid}' stopped")
 
 
 @pytest.mark.django_db(transaction=True)

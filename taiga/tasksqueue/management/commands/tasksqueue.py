@@ -15,14 +15,24 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from procrastinate.exceptions import ConnectorException
 
 from taiga.tasksqueue.exceptions import TasksQueueError
-from taiga.tasksqueue.management.arguments import OneLineErrorParser, port, positive_int, seconds
+from taiga.tasksqueue.management.arguments import (
+    OneLineErrorParser,
+    port,
+    positive_int,
+    positive_seconds,
+    seconds,
+)
 from taiga.tasksqueue.manager import manager
 from taiga.tasksqueue.ops.database import connect
 from taiga.tasksqueue.ops.schema import apply_schema, require_schema, schema_migrations
 from taiga.tasksqueue.ops.shell import TasksQueueShell
 from taiga.tasksqueue.ops.status import build_report
 from taiga.tasksqueue.text import first_line, plural
-from taiga.tasksqueue.worker.options import DELETE_JOBS_CHOICES, WorkerOptions
+from taiga.tasksqueue.worker.options import (
+    DELETE_JOBS_CHOICES,
+    POLL_INTERVAL_SECONDS,
+    WorkerOptions,
+)
 from taiga.tasksqueue.worker.preflight import LOG_LEVELS, prepare_to_run
 from taiga.tasksqueue.worker.run import run_worker
 
@@ -116,7 +126,12 @@ class Command(BaseCommand):
             metavar="QUEUE",
             help="Only take jobs from these queues, space-separated (default: every queue).",
         )
-        worker.add_argument("-n", "--name", help="The worker's name, in its logs and job context.")
+        worker.add_argument(
+            "-n",
+            "--name",
+            help="The worker's name, in its logs, job context, `status` and the dashboard "
+            "(default: HOST:PID).",
+        )
         worker.add_argument(
             "--one-shot",
             action="store_true",
@@ -134,6 +149,22 @@ class Command(BaseCommand):
             metavar="SECONDS",
             help="On SIGTERM/SIGINT, how long running jobs may take to finish before they are "
             "aborted (default: no limit).",
+        )
+        worker.add_argument(
+            "--no-listen",
+            action="store_false",
+            dest="listen",
+            help="Find jobs by polling only, without LISTEN/NOTIFY: for a worker that can reach "
+            "the database only through a pooler in transaction mode.",
+        )
+        worker.add_argument(
+            "--poll-interval",
+            type=positive_seconds,
+            default=POLL_INTERVAL_SECONDS,
+            metavar="SECONDS",
+            help="How often to look for jobs without a notification (default: "
+            f"{POLL_INTERVAL_SECONDS:g}); with --no-listen, the longest an idle worker takes to "
+            "start a new job.",
         )
         worker.add_argument(
             "--metrics-port",
@@ -238,6 +269,8 @@ class Command(BaseCommand):
         metrics_port: int | None,
         health_port: int | None,
         metrics_address: str,
+        listen: bool,
+        poll_interval: float,
         **options: Any,
     ) -> None:
         prepare_to_run(log_level)
@@ -251,6 +284,8 @@ class Command(BaseCommand):
             metrics_port=metrics_port,
             health_port=health_port,
             metrics_address=metrics_address,
+            listen=listen,
+            poll_interval=poll_interval,
         )
         try:
             asyncio.run(run_worker(worker_options))

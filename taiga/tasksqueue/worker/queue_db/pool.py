@@ -1,4 +1,5 @@
-"""The worker's own PostgreSQL pool, separate from Django's connections, built for speed."""
+"""The worker's own PostgreSQL pool, separate from Django's connections, built for speed; on
+TASKSQUEUE_WORKER_DATABASE_URL when it is set (`connection_params.py`)."""
 
 import contextlib
 from collections.abc import AsyncIterator
@@ -8,7 +9,7 @@ import psycopg
 import psycopg_pool
 
 from taiga.tasksqueue.conf import tq_settings
-from taiga.tasksqueue.connection_params import queue_connection_params
+from taiga.tasksqueue.connection_params import worker_connection_params
 
 # One connection fetching, one recording outcomes (both one statement at a time, whatever the
 # concurrency), one for the rest: heartbeats, retries, abort polling, the periodic deferrer. LISTEN
@@ -36,8 +37,11 @@ async def worker_pool(size: int) -> AsyncIterator[psycopg_pool.AsyncConnectionPo
     its statement, which `ReconnectingConnector` sends again after the pool has dropped the dead
     connections.
     """
+    # Procrastinate's LISTEN connection is opened with the pool's parameters too.
+    conninfo, params = worker_connection_params(tq_settings.PROCRASTINATE_DATABASE_ALIAS)
     pool = psycopg_pool.AsyncConnectionPool(
-        kwargs=queue_connection_params(tq_settings.PROCRASTINATE_DATABASE_ALIAS),
+        conninfo,
+        kwargs=params,
         min_size=size,
         max_size=size,
         open=False,
