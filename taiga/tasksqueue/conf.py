@@ -129,6 +129,13 @@ class TasksQueueSettings:
     TASKSQUEUE_WORKER_DATABASE_URL: Setting[str] = Setting(
         "", str, "the connection string of a worker's own connections (empty: the app's database)"
     )
+    # Where a worker's own connections go (its pool and the one that LISTENs): a libpq connection
+    # URL or string, for a direct or session-mode connection when the app's database is reached
+    # through a transaction-mode pooler that cannot carry LISTEN (docs/connections.md). Empty: the
+    # app's database. Its tasks use Django's DATABASES either way; checks tasksqueue.E009, W001.
+    TASKSQUEUE_WORKER_DATABASE_URL: Setting[str] = Setting(
+        "", str, "the connection string of a worker's own connections (empty: the app's database)"
+    )
     # Retention (a built-in job, every hour): finished jobs and their events are deleted this many
     # days after they finished, RETENTION_BATCH_SIZE rows per statement.
     TASKSQUEUE_RETENTION_ENABLED: Setting[bool] = Setting(

@@ -32,6 +32,9 @@ def test_every_setting_is_declared_once_with_its_default_and_meaning():
         "TASKSQUEUE_WORKER_DATABASE_URL",
         "TASKSQUEUE_DASHBOARD_MASKED_ARGUMENTS",
         "TASKSQUEUE_DASHBOARD_SEARCH_WINDOW",
+        "TASKSQUEUE_METRICS_PATH",
+        "TASKSQUEUE_METRICS_TOKEN",
+        "TASKSQUEUE_METRICS_CACHE_SECONDS",
     }
     assert all(setting.meaning for setting in DECLARED.values())
 
@@ -80,6 +83,8 @@ def test_a_value_of_the_wrong_type_is_error_e005(name, value, wrong):
         ("TASKSQUEUE_MAX_RESCUES", -1, "0 or more"),
         ("TASKSQUEUE_RETENTION_FAILED_DAYS", -0.5, "0 or more"),
         ("TASKSQUEUE_STALLED_AFTER_SECONDS", 0, "more than 0"),
+        ("TASKSQUEUE_METRICS_PATH", "/metrics", "a path like 'metrics'"),
+        ("TASKSQUEUE_METRICS_CACHE_SECONDS", -1, "0 or more"),
     ],
 )
 def test_a_value_out_of_its_range_is_error_e006(name, value, bound):

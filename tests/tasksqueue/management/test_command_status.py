@@ -264,6 +264,7 @@ def test_json_is_the_same_report(troubled_queue):
     ]
     assert checks["workers"]["data"] == {
         "alive": 1,
+        "stalled": 1,
         "stalled_after_seconds": 60.0,
         "stalled_jobs": [troubled_queue["stalled"], troubled_queue["abandoned"]],
     }
