@@ -66,26 +66,24 @@ class Worker:
 
 
 def start_worker(
-    network: Network, host: Host, database_url: str, folder: Path, concurrency: int = 8
+    network: Network,
+    host: Host,
+    database_url: str,
+    folder: Path,
+    *,
+    queue_url: str | None = None,
+    concurrency: int = 8,
 ) -> Worker:
-    """`tasksqueue worker` on `host`, named after it, once it says it started."""
+    """`tasksqueue worker` on `host`, once it says it started; its tasks connect to
+    `database_url`, its own pool and LISTEN to `queue_url` (TASKSQUEUE_WORKER_DATABASE_URL) when
+    given. Named after the host: the default name, HOST:PID, has the same host for all, since the
+    hosts are network namespaces of one machine."""
     log_path = folder / f"worker-{host.name}.log"
-    process = network.start(
-        host,
-        [
-            sys.executable,
-            "manage.py",
-            "tasksqueue",
-            "worker",
-            "-c",
-            str(concurrency),
-            "-n",
-            host.name,
-        ],
-        log=log_path,
-        env=environment(database_url),
-        cwd=ROOT,
-    )
+    env = environment(database_url)
+    if queue_url is not None:
+        env["TASKSQUEUE_WORKER_DATABASE_URL"] = queue_url
+    command = ["manage.py", "tasksqueue", "worker", "-c", str(concurrency), "-n", host.name]
+    process = network.start(host, [sys.executable, *command], log=log_path, env=env, cwd=ROOT)
     worker = Worker(host.name, host, process, log_path)
     wait_until(
         lambda: f"worker '{host.name}' started" in worker.log() or not worker.alive(),

@@ -1,5 +1,7 @@
 """Four hosts: PostgreSQL and PgBouncer (transaction pooling) on one, a web-side client deferring
-5,000 jobs through PgBouncer on another, and a worker on each of the last two.
+5,000 jobs through PgBouncer on another, and a worker on each of the last two, whose tasks go
+through PgBouncer too while their own pool and LISTEN connect directly
+(TASKSQUEUE_WORKER_DATABASE_URL).
 
 Both workers take a share. Mid-run one worker host's link goes down: the jobs it held stay in
 `doing` until its heartbeat is stale, then the app's rescue puts them back (deferred by hand, as
@@ -51,7 +53,8 @@ def test_5000_jobs_through_pgbouncer_on_two_worker_hosts_one_cut_off_mid_run(
     rows = stack.enter_context(postgres.connect(db, DATABASE))
     queue_rows.create_runs_table(rows)
     workers = {
-        host.name: project.start_worker(network, host, direct_url, folder) for host in (left, right)
+        host.name: project.start_worker(network, host, pooled_url, folder, queue_url=direct_url)
+        for host in (left, right)
     }
 
     def logs() -> str:
@@ -91,6 +94,7 @@ def test_5000_jobs_through_pgbouncer_on_two_worker_hosts_one_cut_off_mid_run(
     assert workers[left.name].alive()
     assert workers[right.name].alive()
     assert workers[left.name].stop() == 0
+    assert "heard nothing" not in workers[left.name].log()
     deferred = deferring.deferred()
     assert len(deferred) == len(set(deferred)) == JOBS
     succeeded = queue_rows.succeeded_events(rows)
