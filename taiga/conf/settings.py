@@ -79,6 +79,14 @@ MAILERS = {
 }
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="taiga@localhost")
 
+# TASKSQUEUE_LOG_FORMAT=json: one JSON object per line, for log aggregation (docs/observability.md).
+_log_formatters = {"text": "plain", "json": "json"}
+_log_format = env.str("TASKSQUEUE_LOG_FORMAT", default="text")
+if _log_format not in _log_formatters:
+    raise SystemExit(
+        f"TASKSQUEUE_LOG_FORMAT must be text or json, got {_log_format!r}; unset it for text lines."
+    )
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -86,9 +94,12 @@ LOGGING = {
         "plain": {
             "()": "taiga.base.log_format.Formatter",
             "format": "%(asctime)s %(levelname)s %(name)s: %(message)s",
-        }
+        },
+        "json": {"()": "taiga.tasksqueue.observability.json_logs.JsonFormatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": _log_formatters[_log_format]}
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="WARNING")},
     "loggers": {
         "taiga": {"level": env.str("TAIGA_LOG_LEVEL", default="INFO"), "propagate": True},

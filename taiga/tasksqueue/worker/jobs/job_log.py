@@ -1,6 +1,7 @@
 """One log line when a job starts and one when it ends: task, job id, queue, attempt, duration and
-outcome, as `key=value` pairs an operator can grep; the same values are in the record's `job`.
-A job that fails for good also carries its traceback."""
+outcome, as `key=value` pairs an operator can grep; the same values are in the record's `job`,
+with the worker's id and the duration in seconds, for formatters that write fields
+(observability/json_logs.py). A job that fails for good also carries its traceback."""
 
 import asyncio
 import logging
@@ -30,7 +31,7 @@ OUTCOME_LEVELS = {
 
 # The values are formatted by the handlers, only for the records they keep.
 _STARTED = "job started task=%s id=%s queue=%s attempt=%s"
-_ENDED = "job ended task=%s id=%s queue=%s attempt=%s duration=%s outcome=%s"
+_ENDED = "job ended task=%s id=%s queue=%s attempt=%s duration=%.3fs outcome=%s"
 _ENDED_WITH_ERROR = f"{_ENDED} error=%s"
 
 
@@ -45,7 +46,7 @@ class JobLog:
         self.running[job_id] = job
         # Built only when the line is kept: a busy worker runs thousands of jobs a second.
         if logger.isEnabledFor(logging.INFO):
-            _log(logging.INFO, _STARTED, _job_fields(job, job_id))
+            _log(logging.INFO, _STARTED, _job_fields(job, job_id), job.worker_id)
 
     def ended(
         self,
@@ -61,7 +62,7 @@ class JobLog:
         if not logger.isEnabledFor(level):
             return
         fields = _job_fields(job, job_id)
-        fields["duration"] = f"{time.time() - started:.3f}s"
+        fields["duration"] = time.time() - started
         fields["outcome"] = outcome
         if error:
             fields["error"] = error
@@ -70,11 +71,11 @@ class JobLog:
                 level,
                 _ENDED_WITH_ERROR,
                 *fields.values(),
-                extra={"job": fields},
+                extra={"job": {**fields, "worker": job.worker_id}},
                 exc_info=traceback_of,
             )
         else:
-            _log(level, _ENDED_WITH_ERROR if error else _ENDED, fields)
+            _log(level, _ENDED_WITH_ERROR if error else _ENDED, fields, job.worker_id)
 
 
 def describe_error(error: BaseException) -> str:
@@ -98,14 +99,15 @@ def _job_fields(job: Job, job_id: int) -> dict[str, Any]:
 _templates: dict[tuple[CodeType, int], dict[str, Any]] = {}
 
 
-def _log(level: int, message: str, fields: dict[str, Any]) -> None:
-    """`logger.log(level, message, *fields.values(), extra={"job": fields})`, for less.
+def _log(level: int, message: str, fields: dict[str, Any], worker: int | None) -> None:
+    """`logger.log(level, message, *fields.values(), extra={"job": fields + worker})`, for less.
 
     The record goes through the logger's filters and handlers as any other. With a record factory
     of the project's own, whose values may change from record to record, it is made by the factory.
     """
     if logging.getLogRecordFactory() is not logging.LogRecord:
-        logger.log(level, message, *fields.values(), extra={"job": fields}, stacklevel=2)
+        job = {**fields, "worker": worker}
+        logger.log(level, message, *fields.values(), extra={"job": job}, stacklevel=2)
         return
     caller = sys._getframe(1)
     key = (caller.f_code, threading.get_ident())
@@ -134,7 +136,7 @@ def _log(level: int, message: str, fields: dict[str, Any]) -> None:
     record.levelname = logging.getLevelName(level)
     record.msg = message
     record.args = tuple(fields.values())
-    record.job = fields
+    record.job = {**fields, "worker": worker}
     if getattr(logging, "logAsyncioTasks", True):
         task = _current_task()
         record.taskName = task.get_name() if task is not None else None

@@ -24,12 +24,15 @@ def a_job(job_id: int = 7) -> Job:
         queueing_lock=None,
         task_name="app.tasks.send",
         attempts=1,
+        worker_id=3,
     )
 
 
 def reference_record(caplog, fields: dict[str, object]) -> logging.LogRecord:
     caplog.clear()
-    job_log.logger.info(job_log._STARTED, *fields.values(), extra={"job": fields})
+    # The worker's id is in the record's fields, not in the line's text.
+    args = [value for name, value in fields.items() if name != "worker"]
+    job_log.logger.info(job_log._STARTED, *args, extra={"job": fields})
     return caplog.records[-1]
 
 
@@ -67,6 +70,7 @@ def test_a_job_record_holds_what_loggings_own_record_would(records):
         "id": 8,
         "queue": "emails",
         "attempt": 2,
+        "worker": 3,
     }
     same = set(reference.__dict__) - TIMING - CALLER
     assert {key: second.__dict__[key] for key in same} == {
