@@ -138,7 +138,8 @@ def run_phases(harness: runner.Harness, systems: list[System], phases: list[str]
             f"(or what fits in {plan.latency_budget_s:.0f} s) in {plan.latency_rounds} rounds, "
             "the systems taking turns"
         )
-        for key, measured in latency.run(harness, systems).items():
+        in_latency = [system for system in everywhere if system.in_phase("latency")]
+        for key, measured in latency.run(harness, in_latency).items():
             results[key]["latency"] = measured
 
     if "drains" in phases:

@@ -25,6 +25,7 @@ SYSTEM_COLUMNS = (
     ("pgq-asyncpg", "pgqueuer-asyncpg"),
     ("ours-plain", "ours plain"),
     ("tasksdb", "django-tasks-db"),
+    ("ours-poll", "ours --no-listen"),
 )
 # Shown only when a row has a floor (the real tasks' rows): the same work with no queue at all.
 FLOOR_COLUMN = ("floor", "floor")

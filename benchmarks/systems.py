@@ -4,7 +4,9 @@ Ours, stock Procrastinate, and PgQueuer twice: on psycopg (the driver this proje
 asyncpg (PgQueuer's default and its fastest), each in its own database, so that the latency phase
 can run every worker at once without one taking another's jobs. And django-tasks-db ("tasksdb"),
 the peer of the "django-tasks" phase only (benchmarks.dj_phase): Django's tasks framework on its
-ORM backend, with its own settings module and database.
+ORM backend, with its own settings module and database. And our worker polling without LISTEN
+("ours-poll", `--no-listen`), in the latency phase only: what a deployment without a direct
+connection pays in latency.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ PY = sys.executable
 
 # How the harness starts our worker (then: -c N [--one-shot]), as an operator would.
 OURS_WORKER = [PY, "manage.py", "tasksqueue", "worker"]
+# The polling worker's interval: a value a deployment would choose for interactive jobs (the
+# default, 5 s, would give the latency phase a few samples in its time budget).
+POLL_INTERVAL = "1"
 
 PROCRASTINATE_DONE = "SELECT status::text, count(*) FROM procrastinate_jobs GROUP BY status"
 PGQ_QUEUED = "SELECT 'queued:' || status::text, count(*) FROM pgqueuer GROUP BY status"
@@ -42,6 +47,7 @@ class System:
     client: str = ""  # the deferrer its client runs (benchmarks.client), when not `key`
     task_modules: str = "benchmarks.tasks"  # TASKS_MODULES_PATHS of its processes
     only_phase: str | None = None  # a system that takes part in this phase alone
+    worker_options: tuple[str, ...] = ()  # our worker's options beyond -c and --one-shot
 
     @property
     def client_key(self) -> str:
@@ -72,8 +78,14 @@ class System:
         return env
 
     def worker_argv(self, concurrency: int, one_shot: bool) -> list[str]:
-        if self.key == "ours":
-            return [*OURS_WORKER, "-c", str(concurrency), *(["--one-shot"] if one_shot else [])]
+        if self.key in ("ours", "ours-poll"):
+            return [
+                *OURS_WORKER,
+                "-c",
+                str(concurrency),
+                *(["--one-shot"] if one_shot else []),
+                *self.worker_options,
+            ]
         if self.key == "stock":
             return [
                 PY,
@@ -159,6 +171,16 @@ SYSTEMS = {
         "bench_taiga",
         "procrastinate_",
         ("procrastinate_jobs", "procrastinate_events"),
+    ),
+    "ours-poll": System(
+        "ours-poll",
+        f"tasksqueue worker --no-listen (poll {POLL_INTERVAL}s)",
+        "bench_taiga_poll",
+        "procrastinate_",
+        ("procrastinate_jobs", "procrastinate_events"),
+        client="ours",
+        only_phase="latency",
+        worker_options=("--no-listen", "--poll-interval", POLL_INTERVAL),
     ),
     "stock": System(
         "stock",

@@ -1,10 +1,11 @@
 """TASKSQUEUE_WORKER_DATABASE_URL: where a worker's own connections go, its checks, and when the
-queue's connections prepare statements."""
+queue's connections prepare statements; a worker that polls instead of listening (--no-listen)."""
 
 import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -22,7 +23,7 @@ from taiga.tasksqueue.connection_params import (
     worker_connection_params,
 )
 from tests.tasksqueue.sample_tasks import add
-from tests.utils.processes import ROOT, TIMEOUT, database_url
+from tests.utils.processes import ROOT, TIMEOUT, database_url, manage
 from tests.utils.waiting import wait_until
 
 TASKS = "tests.tasksqueue.sample_tasks"
@@ -114,13 +115,12 @@ def worker_sessions() -> int:
     return int(count)
 
 
-@pytest.mark.django_db(transaction=True)
-def test_the_worker_pool_and_listener_use_the_worker_url_and_its_tasks_djangos(tmp_path):
-    log = tmp_path / "worker.log"
+def start_worker(log: Path, *options: str) -> subprocess.Popen[bytes]:
+    """A worker at concurrency 2 whose own connections carry APPLICATION_NAME."""
     url = f"{database_url()}?application_name={APPLICATION_NAME}"
     with log.open("w") as output:
-        worker = subprocess.Popen(
-            [sys.executable, "manage.py", "tasksqueue", "worker", "-c", "2"],
+        return subprocess.Popen(
+            [sys.executable, "manage.py", "tasksqueue", "worker", "-c", "2", *options],
             cwd=ROOT,
             env={
                 **os.environ,
@@ -131,17 +131,50 @@ def test_the_worker_pool_and_listener_use_the_worker_url_and_its_tasks_djangos(t
             stdout=output,
             stderr=subprocess.STDOUT,
         )
+
+
+def run_a_job_then_stop(worker: subprocess.Popen[bytes], log: Path, sessions: int) -> None:
     try:
-        # Its pool's three and the one that LISTENs; the probe's connection is closed by then.
-        wait_until(lambda: worker_sessions() == 4, "4 sessions of the worker's URL", interval=0.1)
+        wait_until(lambda: worker_sessions() == sessions, "the worker's sessions", interval=0.1)
         job_id = add.defer_sync(1, 2)
         wait_until(
             lambda: ProcrastinateJob.objects.get(id=job_id).status == "succeeded",
             "the job to succeed",
             details=log.read_text,
         )
+        assert worker_sessions() == sessions
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(TIMEOUT)
     assert worker.returncode == 0, log.read_text()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_pool_and_listener_use_the_worker_url_and_its_tasks_djangos(tmp_path):
+    log = tmp_path / "worker.log"
+    # Its pool's three and the one that LISTENs; the probe's connection is closed by then. Its
+    # task ran on Django's connection, which has no application name.
+    run_a_job_then_stop(start_worker(log), log, sessions=4)
+
     assert "4 database connections for the queue and up to 3 for its tasks" in log.read_text()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_listen_the_worker_polls_on_its_pool_alone(tmp_path):
+    log = tmp_path / "worker.log"
+    run_a_job_then_stop(start_worker(log, "--no-listen", "--poll-interval", "0.2"), log, sessions=3)
+
+    assert (
+        "concurrency 2, 3 database connections for the queue and up to 3 for its tasks, polling "
+        "every 0.2s"
+    ) in log.read_text()
+
+
+def test_a_poll_interval_of_0_is_refused_in_one_line():
+    result = manage("tasksqueue", "worker", "--poll-interval", "0")
+
+    assert result.returncode == 2
+    assert result.stderr == (
+        "manage.py tasksqueue worker: error: argument --poll-interval: expected a number of "
+        "seconds, more than 0, got '0' (see `manage.py tasksqueue worker --help`)\n"
+    )
