@@ -16,6 +16,7 @@ from taiga.tasksqueue.ops.database import DatabaseUnavailable, connect
 from taiga.tasksqueue.ops.schema import INIT_COMMAND, schema_migrations
 from taiga.tasksqueue.ops.stalled import STALLED_JOBS_IN_ORDER, heartbeat_cutoff
 from taiga.tasksqueue.text import format_duration, plural
+from taiga.tasksqueue.worker.queue_db.budget import describe_workers
 
 # Jobs of unknown tasks that are reported: those still to run, which fail the report (no worker
 # that knows the task will end them), and failed ones (perhaps because the task was not found).
@@ -178,6 +179,16 @@ def ready_jobs(queues: Check) -> int:
     return sum(queue["ready"] for queue in queues.data["queues"])
 
 
+# Live workers that said who they are (`LeanWorker` records it when it registers), oldest first.
+_NAMED_ALIVE_WORKERS = """
+SELECT process.name, process.concurrency
+  FROM procrastinate_workers AS worker
+  JOIN tasksqueue_workerprocess AS process ON process.worker_id = worker.id
+ WHERE worker.last_heartbeat >= %(since)s
+ ORDER BY worker.id
+"""
+
+
 def workers(
     cursor: CursorWrapper, now: datetime.datetime, stalled_after: float, ready: int
 ) -> Check:
@@ -191,13 +202,20 @@ def workers(
     alive, stalled_workers = cursor.fetchone()
     cursor.execute(STALLED_JOBS_IN_ORDER, {"since": since})
     stalled = [job_id for job_id, _ in cursor.fetchall()]
+    cursor.execute(_NAMED_ALIVE_WORKERS, {"since": since})
+    named = cursor.fetchall()
     data = {
         "alive": alive,
         "stalled": stalled_workers,
         "stalled_after_seconds": stalled_after,
         "stalled_jobs": stalled,
+        "named": [{"name": name, "concurrency": concurrency} for name, concurrency in named],
     }
     summary = f"{alive} alive by heartbeat"
+    if named:
+        cursor.execute("SELECT current_setting('max_connections')::int")
+        (max_connections,) = cursor.fetchone()
+        summary += f" ({describe_workers(named, max_connections)})"
     if stalled:
         ids = ", ".join(str(job_id) for job_id in stalled)
         summary += (

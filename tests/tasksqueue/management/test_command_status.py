@@ -267,6 +267,7 @@ def test_json_is_the_same_report(troubled_queue):
         "stalled": 1,
         "stalled_after_seconds": 60.0,
         "stalled_jobs": [troubled_queue["stalled"], troubled_queue["abandoned"]],
+        "named": [],
     }
     assert checks["workers"]["fix"] == (
         "once that worker is gone, retry them in `manage.py tasksqueue shell` (retry ID)"

@@ -31,3 +31,18 @@ class ConnectionBudget:
         return (
             f"{self.queue} database connections for the queue and up to {self.tasks} for its tasks"
         )
+
+
+def describe_workers(workers: list[tuple[str, int]], max_connections: int) -> str:
+    """What the workers (name, concurrency) open at most, with the sum `tasksqueue status` gives
+    against the server's max_connections. Counted as listening: a polling worker opens one less.
+    """
+    if not workers:
+        return ""
+    named = ", ".join(f"{name} at concurrency {concurrency}" for name, concurrency in workers)
+    total = sum(ConnectionBudget(concurrency).most for _, concurrency in workers)
+    return (
+        f"{named}: up to {total} database connections of max_connections {max_connections}, "
+        f"{ConnectionBudget(0).queue} for the queue, concurrency + 1 for the tasks and "
+        f"{LOOP_CONNECTIONS} for async defers per worker"
+    )
