@@ -164,6 +164,13 @@ class TasksQueueSettings:
         100_000, int, "newest jobs the dashboard's argument-text search reads", AT_LEAST_ONE
     )
 
+    # Tracing (observability/tracing.py): with OpenTelemetry's API installed and a tracer provider
+    # set up before a process's first defer or job, a span per defer and per job run; False
+    # leaves jobs untraced in a project that traces its requests.
+    TASKSQUEUE_TRACING: Setting[bool] = Setting(
+        True, bool, "whether defers and job runs make OpenTelemetry spans (API installed)"
+    )
+
     @classmethod
     def declared(cls) -> Iterator[Setting[Any]]:
         for value in vars(cls).values():

@@ -35,6 +35,7 @@ def test_every_setting_is_declared_once_with_its_default_and_meaning():
         "TASKSQUEUE_METRICS_PATH",
         "TASKSQUEUE_METRICS_TOKEN",
         "TASKSQUEUE_METRICS_CACHE_SECONDS",
+        "TASKSQUEUE_TRACING",
     }
     assert all(setting.meaning for setting in DECLARED.values())
 
