@@ -7,7 +7,8 @@ their options and differ in their arguments, sent as JSON text. The rows are tho
 defer function would insert, through the Django connection (and so inside the caller's
 transaction); its triggers do the rest (notification, events). An async defer that no transaction
 can hold goes over a connection of its event loop's own instead (`loop_connections.py`). A connector
-swapped in (the test toolkit's in-memory queue) gets Procrastinate's own defer.
+swapped in (the test toolkit's in-memory queue) gets Procrastinate's own defer. With OpenTelemetry
+installed, each call is a span whose context the jobs' arguments carry (`observability/tracing.py`).
 
 The statement goes straight to a Django cursor rather than through Procrastinate's
 `DjangoConnector`, whose per-call wrapping (JSON values rewrapped, two exception-mapping context
@@ -17,6 +18,7 @@ see are still Procrastinate's (`_connector_error`).
 
 import asyncio
 import contextlib
+import functools
 import json
 import weakref
 from collections.abc import Iterator, Sequence
@@ -36,6 +38,7 @@ from psycopg.pq import TransactionStatus
 from taiga.tasksqueue.conf import tq_settings
 from taiga.tasksqueue.defer.loop_connections import LoopConnections, in_a_transaction
 from taiga.tasksqueue.defer.options import JobOptions
+from taiga.tasksqueue.observability import tracing
 
 
 def notified_cte(jobs: str) -> str:
@@ -170,6 +173,21 @@ class JobInserter:
     ) -> list[int]:
         """The ids of the jobs of `args_json`: one job's arguments as a JSON object, or (`many`) a
         JSON array of them, in whose order the ids come. One job may have a reserved `job_id`."""
+        if tracing.INSTALLED:
+            write = functools.partial(self._insert, task_name, options, many=many, job_id=job_id)
+            return tracing.traced_defer(
+                write, task_name, options.queue, args_json, many=many, carry=self._carries
+            )
+        return self._insert(task_name, options, args_json, many=many, job_id=job_id)
+
+    @property
+    def _carries(self) -> bool:
+        # The in-memory queue swapped in by the test toolkit keeps jobs' arguments as the task's.
+        return self._replacement is None
+
+    def _insert(
+        self, task_name: str, options: JobOptions, args_json: str, *, many: bool, job_id: int | None
+    ) -> list[int]:
         if self._replacement is not None:
             jobs = _jobs(task_name, options, args_json, many)
             ids = _job_ids(self.job_manager.batch_defer_jobs(jobs))
@@ -181,6 +199,16 @@ class JobInserter:
 
     async def insert_async(
         self, task_name: str, options: JobOptions, args_json: str, *, many: bool = False
+    ) -> list[int]:
+        if tracing.INSTALLED:
+            write = functools.partial(self._insert_async, task_name, options, many=many)
+            return await tracing.traced_defer_async(
+                write, task_name, options.queue, args_json, many=many, carry=self._carries
+            )
+        return await self._insert_async(task_name, options, args_json, many=many)
+
+    async def _insert_async(
+        self, task_name: str, options: JobOptions, args_json: str, *, many: bool
     ) -> list[int]:
         if self._replacement is not None:
             jobs = _jobs(task_name, options, args_json, many)

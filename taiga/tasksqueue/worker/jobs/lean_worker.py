@@ -33,6 +33,7 @@ from procrastinate.retry import RetryDecision
 from procrastinate.tasks import Task
 from procrastinate.worker import Worker
 
+from taiga.tasksqueue.observability import tracing
 from taiga.tasksqueue.observability.worker_metrics import RETRY, WorkerMetrics
 from taiga.tasksqueue.worker.jobs.attempts import (
     AFTER_RECORDED,
@@ -124,6 +125,8 @@ class LeanWorker(Worker):
         if refusal is not None:
             # Procrastinate's own log lines (at shutdown, on aborts) read the args as a dict.
             job = attr.evolve(job, task_kwargs={})
+        # A traced defer's context, never the task's argument (with or without OpenTelemetry).
+        trace_parent = job.task_kwargs.pop(tracing.TRACE_KEY, None)
         context = job_context.JobContext(
             app=self.app,
             worker_name=self.worker_name,
@@ -134,7 +137,8 @@ class LeanWorker(Worker):
             start_timestamp=time.time(),
         )
         running = asyncio.create_task(
-            self._process_job(context, refusal), name=f"process job {job.task_name}[{job_id}]"
+            self._process_job(context, refusal, trace_parent),
+            name=f"process job {job.task_name}[{job_id}]",
         )
         self._running_jobs[running] = context
         self._holding.add(id(context))
@@ -158,9 +162,13 @@ class LeanWorker(Worker):
             self._slot_freed.set()
 
     async def _process_job(
-        self, context: job_context.JobContext, refusal: str | None = None
+        self,
+        context: job_context.JobContext,
+        refusal: str | None = None,
+        trace_parent: object = None,
     ) -> None:
-        """Run the job and record its outcome; `refusal` says why it cannot run at all."""
+        """Run the job and record its outcome; `refusal` says why it cannot run at all;
+        `trace_parent`, the context its defer's span left in it, if any (`tracing.py`)."""
         job = context.job
         job_id = job.id
         assert job_id is not None
@@ -169,6 +177,7 @@ class LeanWorker(Worker):
             refusal = UNKNOWN_TASK
         started = context.start_timestamp
         status, retry_decision, record = Status.SUCCEEDED, None, None
+        span = tracing.run_span(job, trace_parent) if tracing.INSTALLED else None
         try:
             if refusal is not None:
                 status = Status.FAILED
@@ -193,6 +202,10 @@ class LeanWorker(Worker):
                 describe_error(error),
                 traceback_of=error if final == "failed" else None,
             )
+            if span is not None:
+                span.failed(error)
+        if span is not None:
+            span.ended(status, retry_decision is not None, refusal)
         if self.metrics is not None:
             outcome = RETRY if retry_decision else status.value
             self.metrics.ended(job, outcome, time.time() - started)
