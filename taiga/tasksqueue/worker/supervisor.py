@@ -97,8 +97,6 @@ class Supervisor:
                 reason = "a database connection of the worker dropped"
             if self.worker is not None and self.worker.worker_id is not None:
                 left_behind = self.worker.worker_id
-            if self.metrics is not None:
-                self.metrics.connection_lost()
             delay = backoff.next_delay()
             logger.warning(
                 "database unavailable (%s); restarting the worker in %.1fs", reason, delay
