@@ -55,8 +55,8 @@ else:
 def active_tracer() -> "trace.Tracer | None":
     """The tracer spans come from, or None when they would go nowhere: TASKSQUEUE_TRACING is off,
     or no tracer provider was set up before this process's first defer or job (looked up once:
-    the global provider is set once, at start-up, and the lookup costs more than a defer's span
-    would be worth when there is none)."""
+    the global provider is set once, at start-up, and looking for one that is not there costs
+    about 2 µs, on every defer and every job)."""
     if not tq_settings.TASKSQUEUE_TRACING:
         return None
     provider = trace.get_tracer_provider()

@@ -191,23 +191,30 @@ def test_defer_many_is_one_span_whose_context_every_job_carries(spans, run_worke
 async def test_django_tasks_enqueued_sync_and_async_are_traced_and_get_their_arguments(
     spans,
 ) -> None:
-    name = django_tasks.echo.module_path
     with trace.get_tracer("tests").start_as_current_span("request"):
         enqueued = await sync_to_async(django_tasks.echo.enqueue)(1, "two", key="value")
         aenqueued = await django_tasks.echo.aenqueue(3, other=[4])
+        doubled = await django_tasks.double.aenqueue(21)  # an async task
 
     await run_worker(WorkerOptions(one_shot=True, install_signal_handlers=False))
 
-    await enqueued.arefresh()
-    await aenqueued.arefresh()
+    for result in (enqueued, aenqueued, doubled):
+        await result.arefresh()
     assert enqueued.return_value == {"args": [1, "two"], "kwargs": {"key": "value"}}
     assert aenqueued.return_value == {"args": [3], "kwargs": {"other": [4]}}
     assert (enqueued.args, enqueued.kwargs) == ([1, "two"], {"key": "value"})
-    defers = {attrs(span)["tasksqueue.job_id"]: span for span in named(spans, f"defer {name}")}
-    runs = {attrs(span)["tasksqueue.job_id"]: span for span in named(spans, f"run {name}")}
-    assert sorted(defers) == sorted(runs) == sorted([int(enqueued.id), int(aenqueued.id)])
-    for job_id, run in runs.items():
-        assert_child_of(run, defers[job_id])
+    stored: Any = doubled.return_value  # the stubs type an async task's as its coroutine
+    assert stored == 42
+    for task, results in (
+        (django_tasks.echo, [enqueued, aenqueued]),
+        (django_tasks.double, [doubled]),
+    ):
+        name = task.module_path
+        defers = {attrs(span)["tasksqueue.job_id"]: span for span in named(spans, f"defer {name}")}
+        runs = {attrs(span)["tasksqueue.job_id"]: span for span in named(spans, f"run {name}")}
+        assert sorted(defers) == sorted(runs) == sorted(int(result.id) for result in results)
+        for job_id, run in runs.items():
+            assert_child_of(run, defers[job_id])
 
 
 def test_a_failing_jobs_runs_record_the_error_and_their_outcome(spans, run_worker_once) -> None:
