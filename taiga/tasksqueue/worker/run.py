@@ -70,7 +70,7 @@ async def run_worker(options: WorkerOptions) -> None:
                 "" if options.listen else f", polling every {options.poll_interval:g}s",
             )
             # A one-shot run returns before a notification could matter.
-            if options.listen and not options.one_shot and not await listen_is_heard(pool):
+            if options.listen and not options.one_shot and await listen_is_heard(pool) is False:
                 logger.warning(
                     "worker %r: its LISTEN connection heard nothing in %gs (a pooler in "
                     "transaction mode?); jobs are found only by polling every %gs; set "

@@ -7,6 +7,7 @@ connection opened as its listener's is, tells it apart at the cost of one connec
 statements, where no setting can: a pooler's port or name says nothing of its mode.
 """
 
+import asyncio
 import secrets
 
 import psycopg
@@ -18,10 +19,21 @@ from taiga.tasksqueue.connection_params import worker_connection_params
 
 # Far longer than a notification takes on any network, and short enough for a worker's start.
 PROBE_TIMEOUT_SECONDS = 2.0
+# The whole probe, connection included: a host that answers nothing must not hold the start.
+PROBE_BUDGET_SECONDS = 10.0
 
 
-async def listen_is_heard(pool: psycopg_pool.AsyncConnectionPool) -> bool:
-    """Whether a connection opened as the worker's listener is hears a NOTIFY sent by `pool`."""
+async def listen_is_heard(pool: psycopg_pool.AsyncConnectionPool) -> bool | None:
+    """Whether a connection opened as the worker's listener is hears a NOTIFY sent by `pool`;
+    None when the database could not be asked: an outage, which the supervisor handles."""
+    try:
+        async with asyncio.timeout(PROBE_BUDGET_SECONDS):
+            return await _probe(pool)
+    except (TimeoutError, psycopg.OperationalError, psycopg_pool.PoolTimeout):
+        return None
+
+
+async def _probe(pool: psycopg_pool.AsyncConnectionPool) -> bool:
     channel = f"tasksqueue_probe_{secrets.token_hex(8)}"
     conninfo, params = worker_connection_params(tq_settings.PROCRASTINATE_DATABASE_ALIAS)
     async with await psycopg.AsyncConnection.connect(
