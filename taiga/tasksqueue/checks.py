@@ -20,6 +20,7 @@ tasksqueue.E008 (a bad OPTIONS of TasksQueueBackend in TASKS) is the backend's o
 from collections.abc import Sequence
 from typing import Any
 
+import psycopg
 from django.apps import AppConfig, apps
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning
@@ -115,7 +116,7 @@ def _worker_database_problems() -> list[CheckMessage]:
     if url:
         try:
             conninfo_to_dict(url)
-        except Exception as exc:  # psycopg's ProgrammingError, whatever libpq disliked
+        except psycopg.ProgrammingError as exc:
             # libpq quotes the string it could not read, password included.
             reason = str(exc).replace(url, "...").strip()
             return [
