@@ -178,3 +178,15 @@ def test_a_poll_interval_of_0_is_refused_in_one_line():
         "manage.py tasksqueue worker: error: argument --poll-interval: expected a number of "
         "seconds, more than 0, got '0' (see `manage.py tasksqueue worker --help`)\n"
     )
+
+
+def test_manage_py_check_warns_w001_from_the_environment_until_the_worker_url_is_set():
+    pooled = {"DATABASE_URL": f"{database_url()}?disable_server_side_cursors=true"}
+
+    warned = manage("check", env=pooled)
+    quiet = manage("check", env={**pooled, "TASKSQUEUE_WORKER_DATABASE_URL": database_url()})
+
+    assert warned.returncode == 0, warned.stderr
+    assert "?: (tasksqueue.W001) Workers LISTEN through the database 'default'" in warned.stderr
+    assert quiet.returncode == 0, quiet.stderr
+    assert "tasksqueue.W001" not in quiet.stderr + quiet.stdout
