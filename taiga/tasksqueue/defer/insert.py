@@ -173,10 +173,11 @@ class JobInserter:
     ) -> list[int]:
         """The ids of the jobs of `args_json`: one job's arguments as a JSON object, or (`many`) a
         JSON array of them, in whose order the ids come. One job may have a reserved `job_id`."""
-        if tracing.INSTALLED:
+        tracer = tracing.active_tracer() if tracing.INSTALLED else None
+        if tracer is not None:
             write = functools.partial(self._insert, task_name, options, many=many, job_id=job_id)
             return tracing.traced_defer(
-                write, task_name, options.queue, args_json, many=many, carry=self._carries
+                tracer, write, task_name, options.queue, args_json, many=many, carry=self._carries
             )
         return self._insert(task_name, options, args_json, many=many, job_id=job_id)
 
@@ -200,10 +201,11 @@ class JobInserter:
     async def insert_async(
         self, task_name: str, options: JobOptions, args_json: str, *, many: bool = False
     ) -> list[int]:
-        if tracing.INSTALLED:
+        tracer = tracing.active_tracer() if tracing.INSTALLED else None
+        if tracer is not None:
             write = functools.partial(self._insert_async, task_name, options, many=many)
             return await tracing.traced_defer_async(
-                write, task_name, options.queue, args_json, many=many, carry=self._carries
+                tracer, write, task_name, options.queue, args_json, many=many, carry=self._carries
             )
         return await self._insert_async(task_name, options, args_json, many=many)
 

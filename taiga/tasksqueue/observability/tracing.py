@@ -75,6 +75,7 @@ def _forget_tracer(*, setting: str, **kwargs: Any) -> None:
 
 
 def traced_defer(
+    tracer: "trace.Tracer",
     insert: Callable[[str], list[int]],
     task_name: str,
     queue: str,
@@ -84,9 +85,6 @@ def traced_defer(
     carry: bool,
 ) -> list[int]:
     """`insert(document)` in a defer span; `carry`: with the span's context in the document."""
-    tracer = active_tracer()
-    if tracer is None:
-        return insert(document)
     with _defer_span(tracer, task_name, queue) as span:
         ids = insert(_carrying(span, document, many) if carry else document)
         _deferred(span, ids, many)
@@ -94,6 +92,7 @@ def traced_defer(
 
 
 async def traced_defer_async(
+    tracer: "trace.Tracer",
     insert: Callable[[str], Awaitable[list[int]]],
     task_name: str,
     queue: str,
@@ -103,9 +102,6 @@ async def traced_defer_async(
     carry: bool,
 ) -> list[int]:
     """`traced_defer` for an async insert."""
-    tracer = active_tracer()
-    if tracer is None:
-        return await insert(document)
     with _defer_span(tracer, task_name, queue) as span:
         ids = await insert(_carrying(span, document, many) if carry else document)
         _deferred(span, ids, many)
