@@ -4,7 +4,8 @@ With OpenTelemetry's API installed (the `tracing` extra) and a tracer provider s
 defer makes a `defer <task>` span (kind PRODUCER) around its INSERT, one for a `defer_many` batch,
 and a worker makes a `run <task>` span (kind CONSUMER) per run of a job, current while the task
 runs so that the task's own spans nest under it. Without the API, `INSTALLED` (checked once, at
-import) is False, and the defer path and the worker's per-job path test that flag and nothing else.
+import) is False: the defer path tests that flag and nothing else, the worker's per-job path that
+flag and one dict pop (below).
 
 Procrastinate's jobs have no headers, so the context travels in the job's JSON arguments: a traced
 defer adds the W3C `traceparent` of its span under `TRACE_KEY`, a name no Python parameter can
