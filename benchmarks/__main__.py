@@ -143,12 +143,13 @@ def run_phases(harness: runner.Harness, systems: list[System], phases: list[str]
             results[key]["latency"] = measured
 
     if "drains" in phases:
+        drainers = [system for system in everywhere if system.in_phase("drains")]
         for concurrency, processes, jobs in plan.drain_configs:
             harness.say(
                 f"Drain {jobs:,} pre-filled no-op jobs, concurrency {concurrency}, "
                 f"{processes} worker process{'es' if processes > 1 else ''}"
             )
-            for system in systems:
+            for system in drainers:
                 drain = harness.drain(system, concurrency, processes, jobs)
                 results[system.key].setdefault("drains", []).append(figures.as_dict(drain))
                 harness.say(f"  {system.label}: {figures.drain_summary(drain)}")

@@ -26,6 +26,7 @@ SYSTEM_COLUMNS = (
     ("ours-plain", "ours plain"),
     ("tasksdb", "django-tasks-db"),
     ("ours-poll", "ours --no-listen"),
+    ("ours-metrics", "ours metrics on"),
 )
 # Shown only when a row has a floor (the real tasks' rows): the same work with no queue at all.
 FLOOR_COLUMN = ("floor", "floor")

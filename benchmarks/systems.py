@@ -6,7 +6,8 @@ can run every worker at once without one taking another's jobs. And django-tasks
 the peer of the "django-tasks" phase only (benchmarks.dj_phase): Django's tasks framework on its
 ORM backend, with its own settings module and database. And our worker polling without LISTEN
 ("ours-poll", `--no-listen`), in the latency phase only: what a deployment without a direct
-connection pays in latency.
+connection pays in latency. And our worker with its events exporter on ("ours-metrics",
+`--metrics-port 0`), in the drains only: what counting every job for Prometheus costs.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ class System:
         return env
 
     def worker_argv(self, concurrency: int, one_shot: bool) -> list[str]:
-        if self.key in ("ours", "ours-poll"):
+        if self.key in ("ours", "ours-poll", "ours-metrics"):
             return [
                 *OURS_WORKER,
                 "-c",
@@ -181,6 +182,17 @@ SYSTEMS = {
         client="ours",
         only_phase="latency",
         worker_options=("--no-listen", "--poll-interval", POLL_INTERVAL),
+    ),
+    "ours-metrics": System(
+        "ours-metrics",
+        "tasksqueue worker --metrics-port",
+        "bench_taiga_metrics",
+        "procrastinate_",
+        ("procrastinate_jobs", "procrastinate_events"),
+        client="ours",
+        only_phase="drains",
+        # Any free port: two worker processes of one drain each serve their own.
+        worker_options=("--metrics-port", "0"),
     ),
     "stock": System(
         "stock",

@@ -12,6 +12,7 @@ import contextlib
 import http
 import json
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
@@ -99,10 +100,12 @@ class WorkerEndpoints:
         try:
             return await asyncio.start_server(answer, address, listener.port)
         except OSError as exc:
+            # asyncio words a failed bind at length; the system's own words are enough. An
+            # address that does not resolve has a negative (resolver's) error number.
+            reason = os.strerror(exc.errno) if exc.errno and exc.errno > 0 else exc.strerror
             raise TasksQueueError(
                 f"{listener.option}: cannot listen on {address}:{listener.port} "
-                f"({exc.strerror or exc}); choose a free port or another address "
-                "(--metrics-address)"
+                f"({reason or exc}); choose a free port or another address (--metrics-address)"
             ) from exc
 
 

@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 from psycopg import sql
 
-from tests.tasksqueue.observability.worker_process import health, running_worker, scrape
+from tests.tasksqueue.observability.worker_process import get, health, running_worker, scrape
 from tests.utils.processes import closed_port, database_url
 
 READY = (200, {"status": "ready", "checks": {"worker": "ok", "listener": "ok", "pool": "ok"}})
@@ -25,6 +25,7 @@ def database_refusing_connections() -> Iterator[None]:
     """The test database refuses new connections and loses those it has (this test's own
     excepted), until the block ends: an outage of this database alone, on a shared server."""
     name = sql.Identifier(connection.settings_dict["NAME"])
+    connection.ensure_connection()  # this test's own, kept through the outage
     with psycopg.connect(database_url("postgres"), autocommit=True) as admin:
         admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(name))
         try:
@@ -50,6 +51,11 @@ def test_ready_flips_while_the_database_is_away_and_the_worker_counts_one_loss(t
             404,
             {"error": "not found", "paths": ["/health/live", "/health/ready"]},
         )
+        assert get(health_port, "/health/live", method="POST") == (
+            405,
+            b'{"error": "GET or HEAD only"}',
+        )
+        assert get(health_port, "/health/ready", method="HEAD") == (200, b"")
 
         with database_refusing_connections():
             worker.wait_for_health(health_port, "/health/ready", DOWN)

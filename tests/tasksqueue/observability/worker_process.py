@@ -78,10 +78,11 @@ def running_worker(log: Path, *options: str) -> Iterator[WorkerProcess]:
             process.wait()
 
 
-def get(port: int, path: str) -> tuple[int, bytes] | None:
-    """(status, body) of GET http://127.0.0.1:PORT/PATH; None when nothing answers."""
+def get(port: int, path: str, method: str = "GET") -> tuple[int, bytes] | None:
+    """(status, body) of METHOD http://127.0.0.1:PORT/PATH; None when nothing answers."""
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method)
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()
