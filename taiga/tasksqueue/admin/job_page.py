@@ -12,6 +12,7 @@ from procrastinate.contrib.django.models import ProcrastinateEvent
 from taiga.tasksqueue.conf import tq_settings
 from taiga.tasksqueue.manager import manager
 from taiga.tasksqueue.models import Job, JobAttempt
+from taiga.tasksqueue.observability.tracing import split_trace
 
 MASK = "********"
 
@@ -35,9 +36,11 @@ def _masked(value: Any, hidden: set[str]) -> Any:
 
 def page_context(job: Job) -> dict[str, Any]:
     names = tq_settings.TASKSQUEUE_DASHBOARD_MASKED_ARGUMENTS
+    arguments, traceparent = split_trace(job.args)
     return {
         "job": job,
-        "arguments": json.dumps(masked(job.args, names), indent=2, sort_keys=True),
+        "arguments": json.dumps(masked(arguments, names), indent=2, sort_keys=True),
+        "traceparent": traceparent,
         "events": list(ProcrastinateEvent.objects.filter(job_id=job.id).order_by("at", "id")),
         "runs": list(JobAttempt.objects.filter(job_id=job.id).order_by("attempt", "id")),
         "django_result": _django_result(job),

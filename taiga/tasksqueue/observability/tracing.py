@@ -33,6 +33,16 @@ TRACE_KEY = "tasksqueue.traceparent"
 
 TRACER_NAME = "taiga.tasksqueue"
 
+
+def split_trace(arguments: Any) -> tuple[Any, str | None]:
+    """A job's stored arguments without the trace key, and the traceparent it held (or None):
+    what the dashboard, the shell and the test toolkit show is the task's arguments only."""
+    if isinstance(arguments, dict) and TRACE_KEY in arguments:
+        rest = dict(arguments)
+        return rest, rest.pop(TRACE_KEY)
+    return arguments, None
+
+
 # The spans' attributes: never the job's arguments.
 TASK = "tasksqueue.task"
 QUEUE = "tasksqueue.queue"

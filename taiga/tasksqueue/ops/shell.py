@@ -11,6 +11,7 @@ from procrastinate.manager import JobManager
 from procrastinate.shell import ProcrastinateShell, print_job
 
 from taiga.tasksqueue.exceptions import TasksQueueError
+from taiga.tasksqueue.observability.tracing import split_trace
 from taiga.tasksqueue.ops import job_actions
 from taiga.tasksqueue.text import first_line, plural
 
@@ -63,8 +64,8 @@ def _decoded(job: jobs.Job) -> jobs.Job:
     # that Procrastinate's Django connector returns carry the arguments undecoded.
     arguments: Any = job.task_kwargs
     if isinstance(arguments, str):
-        return job.evolve(task_kwargs=json.loads(arguments))
-    return job
+        arguments = json.loads(arguments)
+    return job.evolve(task_kwargs=split_trace(arguments)[0])
 
 
 def _jobs(count: int, status: str, task: str) -> str:

@@ -291,6 +291,22 @@ def test_the_test_toolkits_in_memory_queue_keeps_the_tasks_arguments(spans, tqma
     assert received == [{"label": "in memory"}]
 
 
+@pytest.mark.tasksqueue_db
+def test_the_dashboard_and_the_test_toolkit_show_a_traced_jobs_own_arguments(
+    spans, tqmanager, admin_client
+) -> None:
+    job_id = remember.defer_sync("shown", colour="red")
+    defer = the_span(spans, f"defer {remember.name}")
+    assert stored_args(job_id)[TRACE_KEY] == traceparent(defer)
+
+    assert tqmanager.pending_jobs[0]["args"] == {"label": "shown", "colour": "red"}
+    page = admin_client.get(f"/admin/tasksqueue/job/{job_id}/change/")
+    assert page.status_code == 200
+    assert page.context["arguments"] == '{\n  "colour": "red",\n  "label": "shown"\n}'
+    assert page.context["traceparent"] == traceparent(defer)
+    assert f'<td id="job-trace"><code>{traceparent(defer)}</code></td>' in page.content.decode()
+
+
 # Processes without OpenTelemetry: a package of that name on PYTHONPATH that refuses to import
 # hides the installed one (a regular package comes before namespace packages).
 
