@@ -9,7 +9,16 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
-from procrastinate import job_context, jobs, manager, middleware, sql, utils, worker
+from procrastinate import (
+    job_context,
+    jobs,
+    manager,
+    middleware,
+    psycopg_connector,
+    sql,
+    utils,
+    worker,
+)
 from procrastinate.contrib.django import connector_params, db_cleanup
 
 from taiga.tasksqueue.manager import manager as tqmanager
@@ -141,6 +150,16 @@ CONTRACT: list[tuple[str, Callable[[], bool], str]] = [
         ),
         f"{STATEMENTS}, {LEAN}, taiga/tasksqueue/worker/supervisor.py and "
         "taiga/tasksqueue/defer/insert.py call them",
+    ),
+    (
+        "PsycopgConnector._loop_notify, called by listen_notify once a connection's LISTENs are "
+        "done, returning (not raising) when that connection dies",
+        lambda: (
+            "self._loop_notify(" in inspect.getsource(PsycopgConnector.listen_notify)
+            and "break" in inspect.getsource(PsycopgConnector._loop_notify)
+        ),
+        "ReconnectingConnector._loop_notify in taiga/tasksqueue/worker/queue_db/reconnect.py: "
+        "whether the listener listens (/health/ready) and the connection counts (metrics)",
     ),
     (
         "manager.QUEUEING_LOCK_CONSTRAINT names the queueing-lock index",
