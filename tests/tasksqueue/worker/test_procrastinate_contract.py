@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from django.db import connection
 from procrastinate import (
+    PsycopgConnector,
     job_context,
     jobs,
     manager,
     middleware,
-    psycopg_connector,
     sql,
     utils,
     worker,
