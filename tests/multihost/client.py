@@ -28,7 +28,9 @@ def main(count: int, batch: int, pause: float) -> None:
             try:
                 ids = record_run.defer_many_sync(calls)
             except Exception as exc:  # whatever the database's absence raises: said, then retried
-                print(f"failed: {type(exc).__name__}: {str(exc).splitlines()[0]}", flush=True)
+                cause = f" ({exc.__cause__})" if exc.__cause__ else ""
+                said = " ".join(f"{exc}{cause}".split())
+                print(f"failed: {type(exc).__name__}: {said}", flush=True)
                 connections.close_all()  # Django does not reconnect a broken connection itself
                 time.sleep(RETRY_PAUSE_SECONDS)
             else:

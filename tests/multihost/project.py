@@ -16,6 +16,10 @@ DATABASE = "taiga_multihost"
 TASKS_MODULE = "tests.multihost.tasks"
 TASK = f"{TASKS_MODULE}.record_run"
 STALLED_AFTER_SECONDS = 3
+DEFER_RESCUE = (
+    "from taiga.tasksqueue.tasks import rescue_stalled_jobs\n"
+    "rescue_stalled_jobs.defer_sync(timestamp=0)\n"
+)
 # Short heartbeats and stalled timeout, so that a host cut off is taken for dead within seconds.
 QUEUE_SETTINGS = {
     "TASKS_MODULES_PATHS": TASKS_MODULE,
@@ -30,6 +34,12 @@ def environment(database_url: str) -> dict[str, str]:
 
 def migrate(host: Host, database_url: str) -> None:
     result = manage(host, database_url, "migrate", "-v", "0")
+    assert result.returncode == 0, result.stderr
+
+
+def defer_rescue(host: Host, database_url: str) -> None:
+    """Defer the app's rescue of stalled jobs, as its once-a-minute schedule would."""
+    result = manage(host, database_url, "shell", "-c", DEFER_RESCUE)
     assert result.returncode == 0, result.stderr
 
 

@@ -5,6 +5,8 @@ from collections import Counter
 
 import psycopg
 
+from taiga.tasksqueue.ops.stalled import STALLED_JOBS, heartbeat_cutoff
+
 CREATE_RUNS_TABLE = """
 CREATE TABLE multihost_runs (
     job_id bigint NOT NULL,
@@ -33,6 +35,15 @@ def status_of(connection: psycopg.Connection, job_ids: list[int]) -> dict[int, s
         "SELECT id, status::text FROM procrastinate_jobs WHERE id = ANY(%s)", [job_ids]
     ).fetchall()
     return dict(rows)
+
+
+def retried(connection: psycopg.Connection, task_name: str) -> int:
+    """How many jobs of the task took more than one attempt."""
+    (count,) = connection.execute(
+        "SELECT count(*) FROM procrastinate_jobs WHERE task_name = %s AND attempts > 1",
+        [task_name],
+    ).fetchone() or (0,)
+    return int(count)
 
 
 def succeeded_events(connection: psycopg.Connection) -> Counter[int]:
@@ -87,5 +98,21 @@ def heartbeat_age(connection: psycopg.Connection, worker_name: str) -> float:
     return float(age)
 
 
+def stalled(connection: psycopg.Connection, stalled_after: float) -> set[int]:
+    """The jobs the app's rescue would put back now (its own definition of stalled)."""
+    rows = connection.execute(STALLED_JOBS, {"since": heartbeat_cutoff(stalled_after)}).fetchall()
+    return {job_id for job_id, _ in rows}
+
+
 def rescues(connection: psycopg.Connection) -> dict[int, int]:
     return dict(connection.execute("SELECT job_id, rescues FROM tasksqueue_jobrescue").fetchall())
+
+
+def first_run_after(connection: psycopg.Connection, moment: float) -> float:
+    """Seconds from `moment` (a Unix time) to the first run that started after it."""
+    (seconds,) = connection.execute(
+        "SELECT extract(epoch FROM min(ran_at))::float - %s FROM multihost_runs"
+        " WHERE ran_at > to_timestamp(%s)",
+        [moment, moment],
+    ).fetchone() or (0.0,)
+    return float(seconds)

@@ -8,16 +8,23 @@ so the task is registered only in the processes on the hosts.
 
 import time
 
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
 
-from taiga.tasksqueue import JobContext
+from taiga.tasksqueue import JobContext, RetryStrategy
 from taiga.tasksqueue.manager import manager as tqmanager
 
 # Long enough that a run of 5,000 jobs lasts some seconds, so that a host can be cut off mid-run.
 JOB_SECONDS = 0.005
 
+# The task's own connection dies with the primary in a failover: like any task that writes to the
+# database, it says which errors are worth another attempt (the app fails a job whose task raises
+# unless its strategy says so). Once a second, for up to a minute.
+RETRY_ON_LOST_DATABASE = RetryStrategy(
+    max_attempts=60, wait=1, retry_exceptions={OperationalError, InterfaceError}
+)
 
-@tqmanager.task(pass_context=True)
+
+@tqmanager.task(pass_context=True, retry=RETRY_ON_LOST_DATABASE)
 def record_run(context: JobContext, n: int) -> int:
     with connection.cursor() as cursor:
         cursor.execute(

@@ -24,10 +24,6 @@ JOBS = 5000
 BATCH = 250
 CUT_AFTER_SUCCEEDED = 1500
 MISSED_HEARTBEAT_SECONDS = 1.5  # workers beat every second (project.QUEUE_SETTINGS)
-DEFER_RESCUE = (
-    "from taiga.tasksqueue.tasks import rescue_stalled_jobs\n"
-    "rescue_stalled_jobs.defer_sync(timestamp=0)\n"
-)
 
 
 @pytest.mark.usefixtures("pgbouncer_installed")
@@ -80,8 +76,7 @@ def test_5000_jobs_through_pgbouncer_on_two_worker_hosts_one_cut_off_mid_run(
         "the cut-off worker's heartbeat to go stale",
         interval=0.2,
     )
-    rescue = project.manage(client, pooled_url, "shell", "-c", DEFER_RESCUE)
-    assert rescue.returncode == 0, rescue.stderr
+    project.defer_rescue(client, pooled_url)
     assert deferring.finish() == 0, deferring.output.read_text()[-2000:]
     wait_until(
         lambda: queue_rows.statuses(rows, TASK) == Counter(succeeded=JOBS),
