@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import psutil
 
@@ -188,15 +188,14 @@ class Network:
         log: Path,
         env: dict[str, str] | None = None,
         cwd: Path | None = None,
-        stdout: int | IO[Any] | None = None,
     ) -> subprocess.Popen[str]:
-        """Start `argv` on `host`, its stderr (and stdout, unless given) appended to `log`."""
+        """Start `argv` on `host`, its output appended to `log`."""
         with log.open("a") as output:  # the child keeps its own copy
             process = subprocess.Popen(
                 ["ip", "netns", "exec", host.netns, *argv],
                 env=env,
                 cwd=cwd,
-                stdout=output if stdout is None else stdout,
+                stdout=output,
                 stderr=output,
                 text=True,
                 start_new_session=True,  # a process group of its own, killed as one
