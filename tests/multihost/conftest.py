@@ -34,10 +34,10 @@ def pgbouncer_installed() -> None:
 
 
 @pytest.fixture
-def folder() -> Iterator[Path]:
+def folder(hosts_possible: None) -> Iterator[Path]:
     """The servers' data, configurations and logs; owned by the servers' system user, so it is
     not pytest's tmp_path, which that user cannot enter."""
-    path = Path(tempfile.mkdtemp(prefix="tqmh-"))
+    path = Path(tempfile.mkdtemp(prefix=hosts.leftover_prefix()))
     postgres.give_to_system_user(path)
     yield path
     shutil.rmtree(path, ignore_errors=True)

@@ -7,8 +7,9 @@ network, and the machine's own namespace gets no interface. Processes run on a h
 `ip netns exec`, each in a process group of its own so that closing the network can kill it with
 everything it started; then the namespaces go, which removes their links.
 
-Namespaces are named `tqmh-<pid of the test process>-<host>`, so a run whose process died without
-closing its network (kill -9) is recognised and cleared by the next one.
+Namespaces and the servers' temporary folders are named `tqmh-<pid of the test process>-...`, so
+what a run whose process died without closing its network (kill -9) left is recognised and cleared
+by the next one.
 """
 
 import contextlib
@@ -17,6 +18,7 @@ import re
 import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -71,14 +73,26 @@ def _delete_namespace(netns: str) -> None:
     subprocess.run(["ip", "netns", "delete", netns], capture_output=True, timeout=COMMAND_TIMEOUT)
 
 
+def leftover_prefix() -> str:
+    """The start of the name of what this process makes (namespaces, temporary folders)."""
+    return f"{PREFIX}-{os.getpid()}-"
+
+
+def _of_a_dead_run(path: Path) -> bool:
+    match = re.fullmatch(rf"{PREFIX}-(\d+)-.+", path.name)
+    return match is not None and not psutil.pid_exists(int(match[1]))
+
+
 def clear_leftovers() -> None:
-    """Delete the namespaces of earlier runs whose test process is gone."""
-    if not NETNS_DIR.is_dir():
-        return
-    for entry in NETNS_DIR.iterdir():
-        match = re.fullmatch(rf"{PREFIX}-(\d+)-.+", entry.name)
-        if match and not psutil.pid_exists(int(match[1])):
-            _delete_namespace(entry.name)
+    """Delete the namespaces (with their processes) and the temporary folders of earlier runs
+    whose test process is gone."""
+    if NETNS_DIR.is_dir():
+        for entry in NETNS_DIR.iterdir():
+            if _of_a_dead_run(entry):
+                _delete_namespace(entry.name)
+    for entry in Path(tempfile.gettempdir()).glob(f"{PREFIX}-*"):
+        if _of_a_dead_run(entry):
+            shutil.rmtree(entry, ignore_errors=True)
 
 
 def check_possible() -> None:
@@ -87,7 +101,7 @@ def check_possible() -> None:
         raise CannotBuildHosts("network namespaces need root (the tests run `ip netns add`)")
     if shutil.which("ip") is None:
         raise CannotBuildHosts("no `ip` command (Debian's iproute2 package)")
-    probe = f"{PREFIX}-{os.getpid()}-probe"
+    probe = leftover_prefix() + "probe"
     try:
         _ip("netns", "add", probe)
     except (RuntimeError, OSError) as exc:
@@ -140,7 +154,7 @@ class Network:
         self._up(self._switch, "br0")
 
     def _namespace(self, name: str) -> str:
-        return f"{PREFIX}-{os.getpid()}-{name}"
+        return leftover_prefix() + name
 
     @staticmethod
     def _up(netns: str, link: str) -> None:
