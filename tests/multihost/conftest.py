@@ -22,8 +22,9 @@ FIGURES = pytest.StashKey[list[str]]()
 def hosts_possible() -> None:
     try:
         hosts.check_possible()
+        postgres.ensure_runnable()
     except hosts.CannotBuildHosts as exc:
-        pytest.skip(f"multi-host tests need network namespaces: {exc}")
+        pytest.skip(f"multi-host tests skipped: {exc}")
     hosts.clear_leftovers()
 
 

