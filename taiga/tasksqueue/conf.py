@@ -129,13 +129,6 @@ class TasksQueueSettings:
     TASKSQUEUE_WORKER_DATABASE_URL: Setting[str] = Setting(
         "", str, "the connection string of a worker's own connections (empty: the app's database)"
     )
-    # Where a worker's own connections go (its pool and the one that LISTENs): a libpq connection
-    # URL or string, for a direct or session-mode connection when the app's database is reached
-    # through a transaction-mode pooler that cannot carry LISTEN (docs/connections.md). Empty: the
-    # app's database. Its tasks use Django's DATABASES either way; checks tasksqueue.E009, W001.
-    TASKSQUEUE_WORKER_DATABASE_URL: Setting[str] = Setting(
-        "", str, "the connection string of a worker's own connections (empty: the app's database)"
-    )
     # Retention (a built-in job, every hour): finished jobs and their events are deleted this many
     # days after they finished, RETENTION_BATCH_SIZE rows per statement.
     TASKSQUEUE_RETENTION_ENABLED: Setting[bool] = Setting(
@@ -162,6 +155,23 @@ class TasksQueueSettings:
     # operator picks "all jobs": each million jobs read costs about 0.6 s (docs/dashboard.md).
     TASKSQUEUE_DASHBOARD_SEARCH_WINDOW: Setting[int] = Setting(
         100_000, int, "newest jobs the dashboard's argument-text search reads", AT_LEAST_ONE
+    )
+
+    # The state exporter (observability/state_metrics.py) on the web app: its URL path, under
+    # where the project includes `taiga.tasksqueue.observability.urls`; the bearer token a
+    # scraper sends (empty: only a logged-in staff user may read it); and how long one status
+    # report serves the scrapes of a web process, so that scrapes cannot load the database.
+    TASKSQUEUE_METRICS_PATH: Setting[str] = Setting(
+        "metrics",
+        str,
+        "URL path of the state exporter, without a leading slash",
+        (lambda value: bool(value) and not value.startswith("/"), "a path like 'metrics'"),
+    )
+    TASKSQUEUE_METRICS_TOKEN: Setting[str] = Setting(
+        "", str, "bearer token that opens the state exporter (empty: staff login only)"
+    )
+    TASKSQUEUE_METRICS_CACHE_SECONDS: Setting[float] = Setting(
+        5.0, NUMBER, "seconds one status report serves the state exporter's scrapes", NOT_NEGATIVE
     )
 
     # Tracing (observability/tracing.py): with OpenTelemetry's API installed and a tracer provider
