@@ -42,7 +42,11 @@ class WorkerCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         metrics = self.metrics
-        yield _counter("jobs_started", "Jobs this worker started.", metrics.started_jobs)
+        yield _counter(
+            "jobs_started",
+            "Runs this worker started (each attempt of a job).",
+            metrics.started_jobs,
+        )
         finished = CounterMetricFamily(
             PREFIX + "jobs_finished",
             "Jobs that ended for good (succeeded, failed, aborted), by outcome.",
@@ -51,7 +55,7 @@ class WorkerCollector(Collector):
         retried: dict[TaskQueue, int] = {}
         for (task, queue, outcome), series in sorted(metrics.runs.items()):
             if outcome == RETRY:
-                retried[(task, queue)] = retried.get((task, queue), 0) + series.count
+                retried[(task, queue)] = series.count
             else:
                 finished.add_metric([task, queue, outcome], series.count)
         yield finished
