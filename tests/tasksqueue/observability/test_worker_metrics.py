@@ -15,6 +15,7 @@ from tests.tasksqueue.observability.worker_tasks import fail, later, succeed
 from tests.utils.processes import closed_port
 
 PREFIX = "tasksqueue_worker_"
+READY = b'{"status": "ready", "checks": {"worker": "ok", "listener": "ok", "pool": "ok"}}'
 SUCCEED, FAIL, LATER = succeed.name, fail.name, later.name
 
 
@@ -95,3 +96,26 @@ def test_a_known_sequence_of_jobs_gives_exact_counts(tmp_path):
         "outcome",
         "le",
     }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_the_worker_lost_track_of_is_counted_as_rescued(tmp_path):
+    later.configure(schedule_in={"hours": 1}).defer_sync()
+    port = closed_port()
+
+    with running_worker(tmp_path / "worker.log", "--metrics-port", str(port)) as worker:
+        worker.wait_until(lambda: get(port, "/health/ready") == (200, READY), "the worker")
+        # As a fetch whose answer was lost with its connection leaves it: "doing" for this
+        # worker, which is not running it. Its audit puts it back after seeing it twice.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE procrastinate_jobs SET status = 'doing', scheduled_at = NULL,"
+                " worker_id = (SELECT id FROM procrastinate_workers)"
+            )
+        rescued = key("jobs_rescued_total", task=LATER, queue="default")
+        finished = key("jobs_finished_total", task=LATER, queue="default", outcome="succeeded")
+        worker.wait_until(lambda: scrape(port).get(finished) == 1, "the rescued job to run")
+        samples = scrape(port)
+
+    assert samples[rescued] == 1
+    assert samples[key("jobs_started_total", task=LATER, queue="default")] == 1
