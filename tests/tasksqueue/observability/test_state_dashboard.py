@@ -19,8 +19,12 @@ DASHBOARD = ROOT / "docs" / "grafana-dashboard.json"
 DOCS = ROOT / "docs" / "observability.md"
 # The exporters' families (not the tables, tasksqueue_jobattempt, or the test fixtures).
 METRIC = re.compile(r"\btasksqueue_(?:queue|workers?|orphan|status)_[a-z_]+\b")
-# What a family's samples add to its name, by type.
-SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "gauge": ("",)}
+# What a family's samples add to its name, by type (a histogram is also named by its family).
+SUFFIXES = {
+    "counter": ("_total",),
+    "histogram": ("", "_bucket", "_sum", "_count"),
+    "gauge": ("",),
+}
 
 
 def sample_names(metrics: list[Metric]) -> set[str]:
