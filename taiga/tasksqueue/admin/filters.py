@@ -1,5 +1,5 @@
-"""The jobs list's filters beside the queue's (a plain field filter): status, task, worker, when
-deferred, and how far the argument-text search reaches.
+"""The jobs list's filters: status, queue, task, worker, when deferred, and how far the
+argument-text search reaches.
 
 None of them scans the jobs table to build its choices, and the time filter finds its bound in
 the job ids (they grow with time) in a few indexed reads instead of reading the events by time.
@@ -10,6 +10,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
+from django.db import connections
 from django.db.models import Max, Min, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
@@ -34,6 +35,33 @@ class TaskFilter(admin.SimpleListFilter):
     def queryset(self, request: HttpRequest, queryset: QuerySet[Job]) -> QuerySet[Job]:
         value = self.value()
         return queryset.filter(task_name=value) if value else queryset
+
+
+# The distinct queue names, one probe of Procrastinate's queue_name index each, where a
+# DISTINCT reads every job (150 ms on 1,000,000 jobs, against about 1 ms).
+_QUEUE_NAMES = """
+WITH RECURSIVE queue AS (
+    SELECT min(queue_name) AS name FROM procrastinate_jobs
+    UNION ALL
+    SELECT (SELECT min(queue_name) FROM procrastinate_jobs WHERE queue_name > queue.name)
+      FROM queue WHERE queue.name IS NOT NULL
+)
+SELECT name FROM queue WHERE name IS NOT NULL
+"""
+
+
+class QueueFilter(admin.SimpleListFilter):
+    title = "queue"
+    parameter_name = "queue_name"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        with connections[tq_settings.PROCRASTINATE_DATABASE_ALIAS].cursor() as cursor:
+            cursor.execute(_QUEUE_NAMES)
+            return [(name, name) for (name,) in cursor.fetchall()]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Job]) -> QuerySet[Job]:
+        value = self.value()
+        return queryset.filter(queue_name=value) if value else queryset
 
 
 class StatusFilter(admin.SimpleListFilter):

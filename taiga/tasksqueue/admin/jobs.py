@@ -34,6 +34,7 @@ from taiga.tasksqueue.admin.actions import (
 )
 from taiga.tasksqueue.admin.filters import (
     DeferredFilter,
+    QueueFilter,
     SearchScopeFilter,
     StatusFilter,
     TaskFilter,
@@ -59,7 +60,7 @@ class JobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]  # generic in django
     )
     list_filter = (
         StatusFilter,
-        "queue_name",
+        QueueFilter,
         TaskFilter,
         WorkerFilter,
         DeferredFilter,

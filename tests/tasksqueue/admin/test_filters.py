@@ -92,3 +92,12 @@ def test_text_and_finished_jobs_locks_are_searched_in_the_newest_jobs_unless_all
     page = admin_client.get(JOBS, {"q": "needle"}).content.decode()
     assert "the newest 2 jobs" in page
     assert "all jobs (slow on large tables)" in page
+
+
+def test_the_queue_filter_offers_each_queue_that_has_jobs(admin_client) -> None:
+    for queue in ("zeta", "alpha", "zeta", "mid"):
+        sample_tasks.add.configure(queue=queue).defer_sync(1)
+    response = admin_client.get(JOBS, {"queue_name": "mid"})
+    [queues] = [spec for spec in response.context["cl"].filter_specs if spec.title == "queue"]
+    assert queues.lookup_choices == [("alpha", "alpha"), ("mid", "mid"), ("zeta", "zeta")]
+    assert len(listed_ids(response)) == 1
