@@ -84,6 +84,7 @@ class Supervisor:
                     job_log=self.job_log,
                     run_in_thread=self.threads.call,
                     metrics=self.metrics,
+                    before_unregister=self._put_back_lost_jobs,
                     **self._worker_kwargs(),
                 )
                 await self._run_with_audit(self.worker)
@@ -139,6 +140,20 @@ class Supervisor:
                 suspects = stuck - suspects
             except exceptions.ConnectorException as exc:
                 logger.warning("could not look for lost jobs (%s)", first_line(exc))
+
+    async def _put_back_lost_jobs(self, worker: LeanWorker) -> None:
+        """At the stop, the worker's jobs in "doing" that it does not handle: a fetch's answer
+        lost with its connection left them there, and the audit may not have seen them twice."""
+        if worker.worker_id is None:
+            return
+        try:
+            in_doing = await self._own_jobs_in_doing(worker.worker_id)
+            for job_id in in_doing.keys() - worker.handled_job_ids():
+                await self._requeue(job_id, in_doing[job_id], "its worker lost track of it")
+        except exceptions.ConnectorException as exc:
+            # Unregistering then fails too, and the restart puts them back; if the database
+            # answers again by then, the rescue of stalled jobs does.
+            logger.warning("could not look for lost jobs at the stop (%s)", first_line(exc))
 
     async def _own_jobs_in_doing(self, worker_id: int) -> JobsInDoing:
         rows = await self.app.connector.execute_query_all_async(

@@ -119,3 +119,24 @@ def test_a_job_the_worker_lost_track_of_is_counted_as_rescued(tmp_path):
 
     assert samples[rescued] == 1
     assert samples[key("jobs_started_total", task=LATER, queue="default")] == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stopping_worker_puts_back_the_jobs_it_lost_track_of_before_it_unregisters(tmp_path):
+    job_id = later.configure(schedule_in={"hours": 1}).defer_sync()
+    port = closed_port()
+
+    with running_worker(tmp_path / "worker.log", "--metrics-port", str(port)) as worker:
+        worker.wait_until(lambda: get(port, "/health/ready") == (200, READY), "the worker")
+        # A fetch whose answer was lost, then a stop before the audit has seen the job twice:
+        # unregistering would leave it in "doing" with no worker, for the rescue to find later.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE procrastinate_jobs SET status = 'doing', worker_id ="
+                " (SELECT id FROM procrastinate_workers)"
+            )
+    assert worker.process.returncode == 0, worker.tail()
+
+    job = ProcrastinateJob.objects.get(id=job_id)
+    assert (job.status, job.worker_id) == ("todo", None)
+    assert f"job {job_id} put back in the queue: its worker lost track of it" in worker.tail()

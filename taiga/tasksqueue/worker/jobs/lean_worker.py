@@ -53,6 +53,9 @@ Call = tuple[bool, list[middleware.TaskMiddleware]]
 # How a sync task's call is run off the event loop: in a thread, awaited.
 ThreadRunner = Callable[[Callable[[], Any]], Awaitable[Any]]
 
+# What runs when the worker stops, before it unregisters: given the worker.
+BeforeUnregister = Callable[["LeanWorker"], Awaitable[None]]
+
 
 class LeanWorker(Worker):
     def __init__(
@@ -62,10 +65,12 @@ class LeanWorker(Worker):
         job_log: JobLog,
         run_in_thread: ThreadRunner = utils.sync_to_async,
         metrics: WorkerMetrics | None = None,
+        before_unregister: BeforeUnregister | None = None,
         **options: Any,
     ) -> None:
         super().__init__(**options)
         self.jobs = jobs
+        self.before_unregister = before_unregister
         self.job_log = job_log
         self.run_in_thread = run_in_thread
         self.metrics = metrics
@@ -86,6 +91,18 @@ class LeanWorker(Worker):
         # The fetch loop may be waiting for a free slot: wake it so that it sees the stop.
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._slot_freed.set)
+
+    def handled_job_ids(self) -> set[int]:
+        """The jobs this worker runs, or whose outcome it is still recording."""
+        return {context.job.id for context in self._running_jobs.values() if context.job.id}
+
+    async def _shutdown(self, side_tasks: list[asyncio.Task[Any]]) -> None:
+        # Procrastinate's shutdown ends by unregistering, which leaves this worker's jobs in
+        # "doing" without a worker: what a fetch whose answer was lost left there must be put
+        # back first, while the rows still say whose they are. No fetch is in flight any more.
+        if self.before_unregister is not None:
+            await self.before_unregister(self)
+        await super()._shutdown(side_tasks)
 
     async def _run_loop(self) -> None:
         # Registered by now (Procrastinate's `run`): say who this worker is, then work.
