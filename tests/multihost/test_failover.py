@@ -91,9 +91,10 @@ def test_a_primary_killed_mid_run_and_its_standby_promoted_loses_no_deferred_job
         interval=0.2,
         details=lambda: f"{queue_rows.statuses(after, TASK)}\n{logs()}",
     )
-    # A fetch whose answer the kill lost leaves its jobs in `doing`; when the worker's run then
-    # ends cleanly it unregisters, which leaves them with no worker at all, and only the rescue
-    # puts them back: deferred here, as its once-a-minute schedule would.
+    # A fetch whose answer the kill lost leaves its jobs in `doing`; the worker puts them back
+    # as it stops, before it unregisters. Should that lookup itself miss the database while the
+    # unregistering reaches it, they are left with no worker and only the rescue puts them back:
+    # deferred here, as its once-a-minute schedule would (the figures count them).
     stalled = queue_rows.stalled(after, STALLED_AFTER_SECONDS)
     if stalled:
         project.defer_rescue(client, url)
