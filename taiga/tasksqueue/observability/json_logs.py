@@ -3,8 +3,9 @@
     "formatters": {"json": {"()": "taiga.tasksqueue.observability.json_logs.JsonFormatter"}}
 
 Every line has `time` (ISO 8601, UTC, milliseconds), `level`, `logger` and `message`. A worker's job
-lines (worker/jobs/job_log.py) add `job_id`, `task`, `queue`, `attempt` and `worker` (the worker's
-id), and their ends `duration` (seconds), `outcome` and `error`. A record with an exception adds
+lines (worker/jobs/job_log.py) add `job_id`, `task`, `queue`, `attempt`, `worker` (the worker's
+name, HOST:PID unless `--name`) and `worker_id` (its row's id, new at each restart after an
+outage), and their ends `duration` (seconds), `outcome` and `error`. A record with an exception adds
 `exception`, its traceback. Nothing else of a record is written: extras of other libraries may
 hold a job's arguments, which logs must not spread.
 """
@@ -21,6 +22,7 @@ JOB_FIELDS = (
     ("queue", "queue"),
     ("attempt", "attempt"),
     ("worker", "worker"),
+    ("worker_id", "worker_id"),
     ("duration", "duration"),
     ("outcome", "outcome"),
     ("error", "error"),

@@ -47,7 +47,7 @@ def periodic_schedules_paused(app: App) -> Iterator[None]:
 
 async def run_worker(options: WorkerOptions) -> None:
     """Run a worker until it is stopped (or, with one_shot, until no job is ready)."""
-    job_log = JobLog()
+    job_log = JobLog(options.worker_name)
     app = manager.app
     with contextlib.ExitStack() as stack:
         metrics = WorkerMetrics() if options.metrics_port is not None else None

@@ -34,6 +34,8 @@ def worker_lines(env: dict[str, str]) -> list[str]:
         "tasksqueue",
         "worker",
         "--one-shot",
+        "--name",
+        "logs-worker",
         env={"DATABASE_URL": database_url(), "TASKS_MODULES_PATHS": __name__, **env},
     )
     assert result.returncode == 0, result.stderr
@@ -75,7 +77,7 @@ def test_a_worker_writes_one_json_object_per_line_with_the_job_fields() -> None:
 ERROR = "ValueError: fails every time"
 
 
-def line(level: str, job_id: int, task: str, attempt: int, worker: int, **end: str) -> dict:
+def line(level: str, job_id: int, task: str, attempt: int, worker_id: int, **end: str) -> dict:
     return {
         "level": level,
         "logger": WORKER_LOGGER,
@@ -83,7 +85,8 @@ def line(level: str, job_id: int, task: str, attempt: int, worker: int, **end: s
         "task": task,
         "queue": QUEUE,
         "attempt": attempt,
-        "worker": worker,
+        "worker": "logs-worker",
+        "worker_id": worker_id,
         **end,
     }
 

@@ -39,14 +39,15 @@ class JobLog:
     """Logs the jobs of one worker and knows which ones are running, so that a worker stopped at
     once can say which ones it left."""
 
-    def __init__(self) -> None:
+    def __init__(self, worker_name: str | None = None) -> None:
         self.running: dict[int, Job] = {}
+        self.worker_name = worker_name  # HOST:PID by default (worker/options.py)
 
     def started(self, job: Job, job_id: int) -> None:
         self.running[job_id] = job
         # Built only when the line is kept: a busy worker runs thousands of jobs a second.
         if logger.isEnabledFor(logging.INFO):
-            _log(logging.INFO, _STARTED, _job_fields(job, job_id), job.worker_id)
+            _log(logging.INFO, _STARTED, _job_fields(job, job_id), self._who(job))
 
     def ended(
         self,
@@ -71,11 +72,16 @@ class JobLog:
                 level,
                 _ENDED_WITH_ERROR,
                 *fields.values(),
-                extra={"job": {**fields, "worker": job.worker_id}},
+                extra={"job": {**fields, **self._who(job)}},
                 exc_info=traceback_of,
             )
         else:
-            _log(level, _ENDED_WITH_ERROR if error else _ENDED, fields, job.worker_id)
+            _log(level, _ENDED_WITH_ERROR if error else _ENDED, fields, self._who(job))
+
+    def _who(self, job: Job) -> dict[str, Any]:
+        """The worker, by its name (what `status` and the dashboard show) and its row's id (which
+        changes at each restart after an outage)."""
+        return {"worker": self.worker_name, "worker_id": job.worker_id}
 
 
 def describe_error(error: BaseException) -> str:
@@ -99,14 +105,14 @@ def _job_fields(job: Job, job_id: int) -> dict[str, Any]:
 _templates: dict[tuple[CodeType, int], dict[str, Any]] = {}
 
 
-def _log(level: int, message: str, fields: dict[str, Any], worker: int | None) -> None:
-    """`logger.log(level, message, *fields.values(), extra={"job": fields + worker})`, for less.
+def _log(level: int, message: str, fields: dict[str, Any], who: dict[str, Any]) -> None:
+    """`logger.log(level, message, *fields.values(), extra={"job": fields + who})`, for less.
 
     The record goes through the logger's filters and handlers as any other. With a record factory
     of the project's own, whose values may change from record to record, it is made by the factory.
     """
     if logging.getLogRecordFactory() is not logging.LogRecord:
-        job = {**fields, "worker": worker}
+        job = {**fields, **who}
         logger.log(level, message, *fields.values(), extra={"job": job}, stacklevel=2)
         return
     caller = sys._getframe(1)
@@ -136,7 +142,7 @@ def _log(level: int, message: str, fields: dict[str, Any], worker: int | None) -
     record.levelname = logging.getLevelName(level)
     record.msg = message
     record.args = tuple(fields.values())
-    record.job = {**fields, "worker": worker}
+    record.job = {**fields, **who}
     if getattr(logging, "logAsyncioTasks", True):
         task = _current_task()
         record.taskName = task.get_name() if task is not None else None
