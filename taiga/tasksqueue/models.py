@@ -98,6 +98,10 @@ class WorkerProcess(models.Model):
     concurrency = models.PositiveIntegerField()
     queues = models.TextField(blank=True)  # comma-separated; empty: every queue
     started_at = models.DateTimeField(db_default=Now())
+    # Outages this process came back from before this run registered, and when the last began
+    # (worker/outages.py); this run's `started_at` is when it ended.
+    outages = models.PositiveIntegerField(db_default=0)
+    last_outage_at = models.DateTimeField(null=True)
 
     def __str__(self) -> str:
         return f"worker {self.worker_id}: {self.name} on {self.host} (pid {self.pid})"

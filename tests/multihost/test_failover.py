@@ -113,7 +113,7 @@ def test_a_primary_killed_mid_run_and_its_standby_promoted_loses_no_deferred_job
     assert set(deferred) <= set(ran)
     assert stalled <= set(queue_rows.rescues(after))
     # What `status` can tell: no primary answers, then the new one does, with both workers
-    # heartbeating and no job left stalled by the outage.
+    # heartbeating, each back from the outage, and no job left stalled by it.
     assert during.returncode == 1
     assert during.stdout.splitlines()[0].startswith(
         "database: FAIL - Cannot connect to database 'default'"
@@ -126,6 +126,8 @@ def test_a_primary_killed_mid_run_and_its_standby_promoted_loses_no_deferred_job
     assert "w1 at concurrency 8" in report["workers"], report["workers"]
     assert "w2 at concurrency 8" in report["workers"], report["workers"]
     assert report["workers"].endswith(", no stalled jobs"), report["workers"]
+    for name in ("w1", "w2"):
+        assert f"; {name} came back from 1 database outage, the last at " in report["workers"]
 
     restarts = sum(worker.log().count("database unavailable") for worker in workers)
     reruns = sum(len(workers_of) > 1 for workers_of in ran.values())

@@ -13,7 +13,7 @@ from taiga.tasksqueue.text import format_duration
 # Every registered worker, newest first, with who it is (when it said) and the jobs it runs.
 _WORKERS = """
 SELECT worker.id, process.name, process.host, process.pid, process.concurrency, process.queues,
-       process.started_at, worker.last_heartbeat,
+       process.started_at, worker.last_heartbeat, process.outages, process.last_outage_at,
        (SELECT count(*) FROM procrastinate_jobs AS job
          WHERE job.worker_id = worker.id AND job.status = 'doing') AS running
   FROM procrastinate_workers AS worker
@@ -29,6 +29,8 @@ _WORKER_FIELDS = (
     "queues",
     "started_at",
     "last_heartbeat",
+    "outages",
+    "last_outage_at",
     "running",
 )
 

@@ -23,6 +23,7 @@ from taiga.tasksqueue.worker.jobs.job_log import JobLog
 from taiga.tasksqueue.worker.jobs.lean_worker import LeanWorker
 from taiga.tasksqueue.worker.jobs.statements import BatchingJobManager
 from taiga.tasksqueue.worker.options import WorkerOptions, worker_kwargs
+from taiga.tasksqueue.worker.outages import Outages
 from taiga.tasksqueue.worker.queue_db.reconnect import Backoff, connection_lost
 from taiga.tasksqueue.worker.task_runtime.connections import JobConnections
 from taiga.tasksqueue.worker.task_runtime.job_threads import JobThreads
@@ -31,6 +32,9 @@ logger = logging.getLogger(LOGGER_NAME)
 
 # How often a running worker looks for its own jobs left in "doing" that it is not running.
 AUDIT_INTERVAL_SECONDS = 10.0
+# How long a stopping worker looks for the jobs it lost track of: a database that does not answer
+# by then will not take the unregistering either, and the restart puts them back.
+PUT_BACK_SECONDS = 2.0
 
 _OWN_JOBS_IN_DOING = (
     "SELECT id, task_name, queue_name FROM procrastinate_jobs"
@@ -60,6 +64,7 @@ class Supervisor:
         self.threads = threads
         self.metrics = metrics
         self.worker: LeanWorker | None = None
+        self.outages = Outages()
         self.stopping = False
 
     def stop(self) -> None:
@@ -85,6 +90,7 @@ class Supervisor:
                     run_in_thread=self.threads.call,
                     metrics=self.metrics,
                     before_unregister=self._put_back_lost_jobs,
+                    outages=self.outages,
                     **self._worker_kwargs(),
                 )
                 await self._run_with_audit(self.worker)
@@ -98,6 +104,7 @@ class Supervisor:
                 reason = "a database connection of the worker dropped"
             if self.worker is not None and self.worker.worker_id is not None:
                 left_behind = self.worker.worker_id
+            self.outages.lost()
             delay = backoff.next_delay()
             logger.warning(
                 "database unavailable (%s); restarting the worker in %.1fs", reason, delay
@@ -147,13 +154,15 @@ class Supervisor:
         if worker.worker_id is None:
             return
         try:
-            in_doing = await self._own_jobs_in_doing(worker.worker_id)
-            for job_id in in_doing.keys() - worker.handled_job_ids():
-                await self._requeue(job_id, in_doing[job_id], "its worker lost track of it")
-        except exceptions.ConnectorException as exc:
+            async with asyncio.timeout(PUT_BACK_SECONDS):
+                in_doing = await self._own_jobs_in_doing(worker.worker_id)
+                for job_id in in_doing.keys() - worker.handled_job_ids():
+                    await self._requeue(job_id, in_doing[job_id], "its worker lost track of it")
+        except (exceptions.ConnectorException, TimeoutError) as exc:
             # Unregistering then fails too, and the restart puts them back; if the database
             # answers again by then, the rescue of stalled jobs does.
-            logger.warning("could not look for lost jobs at the stop (%s)", first_line(exc))
+            reason = first_line(exc) if str(exc) else f"no answer in {PUT_BACK_SECONDS:g} s"
+            logger.warning("could not look for lost jobs at the stop (%s)", reason)
 
     async def _own_jobs_in_doing(self, worker_id: int) -> JobsInDoing:
         rows = await self.app.connector.execute_query_all_async(

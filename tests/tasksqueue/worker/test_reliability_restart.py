@@ -90,6 +90,14 @@ def test_the_worker_stays_up_through_a_server_restart_and_runs_the_jobs_after_it
         assert manage(data_dir, "shell", "-c", DEFER.format(count=10)).returncode == 0
         wait_for(lambda: succeeded(data_dir) == 20, "the 10 jobs deferred after", log)
         assert worker.poll() is None
+        # `status`, and the dashboard from the same rows, tell that the worker rode through it.
+        status = manage(data_dir, "tasksqueue", "status")
+        workers = next(line for line in status.stdout.splitlines() if line.startswith("workers:"))
+        assert re.search(
+            r"; \S+ came back from 1 database outage, the last at \d{4}-\d\d-\d\d "
+            r"\d\d:\d\d:\d\d UTC for \d+\.\d s, no stalled jobs$",
+            workers,
+        ), workers
     finally:
         worker.send_signal(signal.SIGTERM)
         exit_code = worker.wait(timeout=processes.TIMEOUT)

@@ -45,6 +45,7 @@ from taiga.tasksqueue.worker.jobs.attempts import (
 from taiga.tasksqueue.worker.jobs.job_log import JobLog, describe_error
 from taiga.tasksqueue.worker.jobs.outcome import UNKNOWN_TASK, decide, malformed_args
 from taiga.tasksqueue.worker.jobs.statements import BatchingJobManager
+from taiga.tasksqueue.worker.outages import Outages
 
 # How a task is called: whether it is async, and the middleware around it, outermost first.
 Call = tuple[bool, list[middleware.TaskMiddleware]]
@@ -66,11 +67,13 @@ class LeanWorker(Worker):
         run_in_thread: ThreadRunner = utils.sync_to_async,
         metrics: WorkerMetrics | None = None,
         before_unregister: BeforeUnregister | None = None,
+        outages: Outages | None = None,
         **options: Any,
     ) -> None:
         super().__init__(**options)
         self.jobs = jobs
         self.before_unregister = before_unregister
+        self.outages = outages or Outages()
         self.job_log = job_log
         self.run_in_thread = run_in_thread
         self.metrics = metrics
@@ -107,8 +110,10 @@ class LeanWorker(Worker):
     async def _run_loop(self) -> None:
         # Registered by now (Procrastinate's `run`): say who this worker is, then work.
         assert self.worker_id is not None
+        self.outages.recovered()
+        name = self.worker_name or "worker"
         await self.jobs.record_worker(
-            self.worker_id, self.worker_name or "worker", self.concurrency, self.queues
+            self.worker_id, name, self.concurrency, self.queues, self.outages
         )
         await super()._run_loop()  # type: ignore[no-untyped-call]  # Procrastinate's, untyped
 

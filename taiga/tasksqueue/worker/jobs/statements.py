@@ -35,6 +35,7 @@ from procrastinate.retry import RetryDecision
 
 from taiga.tasksqueue.observability.worker_metrics import WorkerMetrics
 from taiga.tasksqueue.worker.jobs.attempts import AttemptRecord, records_document
+from taiga.tasksqueue.worker.outages import Outages
 
 # The limit is written in the statement, not passed: a prepared statement then gets a plan that
 # PostgreSQL can keep (with a parameter it assumes a tenth of the table and plans a sort of it),
@@ -149,8 +150,10 @@ SELECT procrastinate_retry_job_v2(
 
 # Who a registered worker is (the dashboard's workers, `models.WorkerProcess`).
 RECORD_WORKER = """
-INSERT INTO tasksqueue_workerprocess (worker_id, name, host, pid, concurrency, queues)
-VALUES (%(worker_id)s, %(name)s, %(host)s, %(pid)s, %(concurrency)s, %(queues)s)
+INSERT INTO tasksqueue_workerprocess
+       (worker_id, name, host, pid, concurrency, queues, outages, last_outage_at)
+VALUES (%(worker_id)s, %(name)s, %(host)s, %(pid)s, %(concurrency)s, %(queues)s,
+        %(outages)s, %(last_outage_at)s)
 ON CONFLICT (worker_id) DO NOTHING
 """
 
@@ -222,9 +225,15 @@ class BatchingJobManager(JobManager):
         return done
 
     async def record_worker(
-        self, worker_id: int, name: str, concurrency: int, queues: Iterable[str] | None
+        self,
+        worker_id: int,
+        name: str,
+        concurrency: int,
+        queues: Iterable[str] | None,
+        outages: Outages,
     ) -> None:
-        """Note who the worker registered as `worker_id` is: its name, host, pid and slots."""
+        """Note who the worker registered as `worker_id` is: its name, host, pid and slots, and
+        the outages its process came back from."""
         if not self._set_wise:
             return  # the in-memory queue has no table for it
         await self.connector.execute_query_async(
@@ -235,6 +244,8 @@ class BatchingJobManager(JobManager):
             pid=os.getpid(),
             concurrency=concurrency,
             queues=",".join(queues or ()),
+            outages=outages.count,
+            last_outage_at=outages.last_lost_at,
         )
 
     async def retry(self, job: Job, decision: RetryDecision, record: AttemptRecord) -> None:

@@ -1,0 +1,28 @@
+"""A worker process's outages: the times it lost the database and came back, for `status`.
+
+The supervisor notes each loss; the worker's next run, once registered, notes the recovery and
+records the count and the last loss with who it is (`tasksqueue_workerprocess`), so that `status`
+and the dashboard tell after the fact that a worker rode through an outage, and when.
+"""
+
+import datetime
+
+from django.utils import timezone
+
+
+class Outages:
+    def __init__(self) -> None:
+        self.count = 0  # outages this process came back from
+        self.last_lost_at: datetime.datetime | None = None  # when the last of them began
+        self._lost_at: datetime.datetime | None = None  # the one going on, if any
+
+    def lost(self) -> None:
+        """The database is gone (again: a failed restart is the same outage)."""
+        if self._lost_at is None:
+            self._lost_at = timezone.now()
+
+    def recovered(self) -> None:
+        """A run registered: the outage going on, if any, is over."""
+        if self._lost_at is not None:
+            self.count += 1
+            self.last_lost_at, self._lost_at = self._lost_at, None
