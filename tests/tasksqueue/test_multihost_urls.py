@@ -6,7 +6,7 @@ from procrastinate.contrib.django.models import ProcrastinateJob
 
 from taiga.conf.database import database_from_url, url_problem
 from tests.tasksqueue.sample_tasks import add
-from tests.utils.processes import closed_port, database_url, manage
+from tests.utils.processes import closed_port, database_url, manage, tcp_server_only
 
 
 @pytest.mark.parametrize(
@@ -70,6 +70,7 @@ def test_a_bad_multi_host_url_stops_the_process_in_one_line():
 
 def first_host_down() -> str:
     """The test database behind a first host where nothing listens, writes required."""
+    tcp_server_only()
     direct = database_url()
     server = direct.split("@", 1)[1].split("/", 1)[0]
     both = f"127.0.0.1:{closed_port()},{server}"

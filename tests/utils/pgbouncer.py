@@ -2,16 +2,19 @@
 
 Debian's `pgbouncer` (1.18: no prepared statements in transaction mode), run from a configuration
 in a temporary folder, never its system service. It refuses to run as root, so as root it drops to
-`nobody` (`-u`). A test that needs it skips in one line when it is not installed.
+`nobody`, or to the embedded server's own user when that is the server (`-u`). A test that needs
+it skips in one line when it is not installed.
 """
 
 import contextlib
 import os
+import pwd
 import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import psycopg
 import pytest
@@ -35,6 +38,22 @@ def _answers(port: int, dbname: str) -> bool:
     except psycopg.OperationalError:
         return False
     return True
+
+
+def url_through(port: int) -> str:
+    """The test database's URL through the PgBouncer on `port` (whatever the server's own URL is
+    like: the embedded server's names a unix socket)."""
+    settings = connection.settings_dict
+    user, database = quote(settings["USER"], safe=""), quote(settings["NAME"], safe="")
+    return f"postgres://{user}@127.0.0.1:{port}/{database}"
+
+
+def _unprivileged_user(server_host: str) -> str:
+    """Who PgBouncer runs as under root: the owner of a unix-socket server's folder (the embedded
+    server's lets only its owner through), else `nobody`."""
+    if server_host.startswith("/"):
+        return pwd.getpwuid(os.stat(server_host).st_uid).pw_name
+    return "nobody"
 
 
 @contextlib.contextmanager
@@ -64,9 +83,9 @@ def pgbouncer(pool_mode: str = "transaction", pool_size: int = 1) -> Iterator[in
             f"default_pool_size = {pool_size}\n"
             "max_client_conn = 100\n"
         )
-        root.chmod(0o755)  # readable by `nobody`
+        root.chmod(0o755)  # readable by the user it runs as
         log = (root / "pgbouncer.log").open("w")
-        user = ["-u", "nobody"] if os.geteuid() == 0 else []
+        user = ["-u", _unprivileged_user(str(server_host))] if os.geteuid() == 0 else []
         process = subprocess.Popen(
             [program, *user, str(root / "pgbouncer.ini")], stdout=log, stderr=subprocess.STDOUT
         )

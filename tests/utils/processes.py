@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from urllib.parse import quote
 
+import pytest
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,6 +26,21 @@ def database_url(name: str | None = None) -> str:
     if host.startswith("/"):
         return f"postgres://{auth}@/{database}?host={quote(host)}&port={port}"
     return f"postgres://{auth}@{host}:{port}/{database}"
+
+
+def with_query(url: str, query: str) -> str:
+    """`url` with `query` ("name=value&...") added to its query string, if it has one already
+    (the embedded server's URL names its socket there)."""
+    return f"{url}{'&' if '?' in url else '?'}{query}"
+
+
+def tcp_server_only() -> None:
+    """Skip, in one line, a test that must reach the test database over TCP."""
+    if (connection.settings_dict["HOST"] or "").startswith("/"):
+        pytest.skip(
+            "needs the test database on a TCP server (the embedded one has only a unix socket); "
+            "CI runs it with DATABASE_URL"
+        )
 
 
 def run_python(

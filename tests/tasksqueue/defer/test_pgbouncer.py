@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from procrastinate.contrib.django.models import ProcrastinateJob
 
-from tests.utils.pgbouncer import pgbouncer
+from tests.utils.pgbouncer import pgbouncer, url_through
 from tests.utils.processes import ROOT, TIMEOUT, database_url, manage
 from tests.utils.waiting import wait_until
 
@@ -46,9 +46,7 @@ print(len(ids))
 
 def pooled_url(port: int) -> str:
     """The test database through PgBouncer, flagged as Django's docs ask behind it."""
-    direct = database_url()
-    host_and_port = direct.split("@", 1)[1].split("/", 1)[0]
-    return direct.replace(host_and_port, f"127.0.0.1:{port}") + "?disable_server_side_cursors=true"
+    return url_through(port) + "?disable_server_side_cursors=true"
 
 
 def defer_through(url: str) -> subprocess.CompletedProcess[str]:

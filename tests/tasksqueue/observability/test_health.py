@@ -48,6 +48,8 @@ def own_server(django_db_blocker) -> Iterator[Path]:
     address = server.ensure_running(data_dir, "probe")
     connections.settings[ALIAS] = {
         **connections["default"].settings_dict,
+        # Plain PostgreSQL: the embedded backend would point it at the project's own server.
+        "ENGINE": "django.db.backends.postgresql",
         "NAME": "probe",
         "USER": "postgres",
         "PASSWORD": "",

@@ -23,7 +23,7 @@ from taiga.tasksqueue.connection_params import (
     worker_connection_params,
 )
 from tests.tasksqueue.sample_tasks import add
-from tests.utils.processes import ROOT, TIMEOUT, database_url, manage
+from tests.utils.processes import ROOT, TIMEOUT, database_url, manage, with_query
 from tests.utils.waiting import wait_until
 
 TASKS = "tests.tasksqueue.sample_tasks"
@@ -117,7 +117,7 @@ def worker_sessions() -> int:
 
 def start_worker(log: Path, *options: str) -> subprocess.Popen[bytes]:
     """A worker at concurrency 2 whose own connections carry APPLICATION_NAME."""
-    url = f"{database_url()}?application_name={APPLICATION_NAME}"
+    url = with_query(database_url(), f"application_name={APPLICATION_NAME}")
     with log.open("w") as output:
         return subprocess.Popen(
             [sys.executable, "manage.py", "tasksqueue", "worker", "-c", "2", *options],
@@ -181,7 +181,7 @@ def test_a_poll_interval_of_0_is_refused_in_one_line():
 
 
 def test_manage_py_check_warns_w001_from_the_environment_until_the_worker_url_is_set():
-    pooled = {"DATABASE_URL": f"{database_url()}?disable_server_side_cursors=true"}
+    pooled = {"DATABASE_URL": with_query(database_url(), "disable_server_side_cursors=true")}
 
     warned = manage("check", env=pooled)
     quiet = manage("check", env={**pooled, "TASKSQUEUE_WORKER_DATABASE_URL": database_url()})

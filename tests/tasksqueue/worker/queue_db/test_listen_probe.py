@@ -6,16 +6,10 @@ from django.test import override_settings
 
 from taiga.tasksqueue.worker.queue_db.listen_probe import listen_is_heard
 from taiga.tasksqueue.worker.queue_db.pool import worker_pool
-from tests.utils.pgbouncer import pgbouncer
-from tests.utils.processes import closed_port, database_url
+from tests.utils.pgbouncer import pgbouncer, url_through
+from tests.utils.processes import closed_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def url_on_port(port: int) -> str:
-    direct = database_url()
-    server = direct.split("@", 1)[1].split("/", 1)[0]
-    return direct.replace(server, f"127.0.0.1:{port}")
 
 
 async def test_a_direct_connection_hears_the_probe():
@@ -27,7 +21,7 @@ async def test_a_direct_connection_hears_the_probe():
 async def test_through_pgbouncer_the_probe_is_heard_in_session_mode_only(pool_mode, heard):
     with (
         pgbouncer(pool_mode, pool_size=2) as port,
-        override_settings(TASKSQUEUE_WORKER_DATABASE_URL=url_on_port(port)),
+        override_settings(TASKSQUEUE_WORKER_DATABASE_URL=url_through(port)),
     ):
         async with worker_pool(1) as pool:
             assert await listen_is_heard(pool) is heard
@@ -35,5 +29,5 @@ async def test_through_pgbouncer_the_probe_is_heard_in_session_mode_only(pool_mo
 
 async def test_a_listener_that_cannot_connect_decides_nothing():
     async with worker_pool(1) as pool:
-        with override_settings(TASKSQUEUE_WORKER_DATABASE_URL=url_on_port(closed_port())):
+        with override_settings(TASKSQUEUE_WORKER_DATABASE_URL=url_through(closed_port())):
             assert await listen_is_heard(pool) is None
