@@ -149,7 +149,7 @@ def _explain(connection: Any, statement: str, runs: list[dict[str, Any]]) -> Non
 
 
 def plans(server: db.Server, database: str) -> None:
-    from taiga.tasksqueue.worker.jobs.statements import FINISH_JOBS, fetch_statement
+    from taiga.tasksqueue.worker.jobs.queries import FINISH_JOBS, fetch_statement
 
     runs = 3
     with server.connect(database) as connection:
@@ -208,7 +208,7 @@ def worker_metrics(server: db.Server, database: str) -> None:
     from procrastinate.jobs import Job
 
     from taiga.tasksqueue.observability.worker_metrics import WorkerMetrics
-    from taiga.tasksqueue.worker.jobs.statements import fetch_statement
+    from taiga.tasksqueue.worker.jobs.queries import fetch_statement
 
     metrics = WorkerMetrics()
     job = Job(id=1, queue="default", lock=None, queueing_lock=None, task_name="noop")

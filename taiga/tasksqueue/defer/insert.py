@@ -38,70 +38,14 @@ from psycopg.pq import TransactionStatus
 from taiga.tasksqueue.conf import tq_settings
 from taiga.tasksqueue.defer.loop_connections import LoopConnections, in_a_transaction
 from taiga.tasksqueue.defer.options import JobOptions
+from taiga.tasksqueue.defer.queries import (
+    END_OF_BATCH,
+    INSERT_JOB,
+    INSERT_JOBS,
+    INSERT_RESERVED_JOB,
+    RESERVE_JOB_ID,
+)
 from taiga.tasksqueue.observability import tracing
-
-
-def notified_cte(jobs: str) -> str:
-    """A `notified` CTE telling the workers of each queue of the CTE `jobs` (id, queue_name) that
-    it has jobs ready, once per queue, with Procrastinate's payload (its worker reads the type)."""
-    return f"""notified AS (
-    SELECT pg_notify('procrastinate_queue_v1#' || queue_name, payload),
-           pg_notify('procrastinate_any_queue_v1', payload)
-      FROM (
-          SELECT queue_name,
-                 json_build_object('type', 'job_inserted', 'job_id', max(id))::text AS payload
-            FROM {jobs}
-           GROUP BY queue_name
-      ) AS per_queue
-)"""
-
-
-# Many jobs: their arguments as one JSON array, parsed once, rather than an array of documents,
-# which cost the client an escaped literal per job and the server a parse per job. The statement
-# does what Procrastinate's per-row INSERT triggers would do for each job, once for all (migration
-# tasksqueue 0002 has those triggers skip the rows inserted while `tasksqueue.inserting_batch` is
-# on): the jobs' `deferred` events in one INSERT, and one notification per queue on the queue's
-# channel and on the channel of all queues (Procrastinate's worker reads only their type).
-_INSERT_JOBS = """
-WITH batch AS (
-    SELECT set_config('tasksqueue.inserting_batch', 'on', true)
-),
-inserted AS (
-    INSERT INTO procrastinate_jobs
-           (queue_name, task_name, priority, lock, queueing_lock, args, scheduled_at)
-    SELECT %(queue)s::varchar, %(task_name)s::varchar, %(priority)s::integer, %(lock)s::varchar,
-           %(queueing_lock)s::varchar, job.args, %(scheduled_at)s::timestamptz
-      FROM batch,
-           jsonb_array_elements(%(args)s::jsonb) WITH ORDINALITY AS job(args, position)
-     ORDER BY job.position
-    RETURNING id, queue_name
-),
-events AS (
-    INSERT INTO procrastinate_events (job_id, type)
-    SELECT id, 'deferred'::procrastinate_job_event_type FROM inserted ORDER BY id
-),
-{notified}
-SELECT inserted.id FROM inserted, (SELECT count(*) FROM notified) AS sent
-""".format(notified=notified_cte("inserted"))
-
-# Inside the caller's transaction the setting would outlive the batch: the single defers that
-# follow in that transaction need Procrastinate's triggers again.
-_END_OF_BATCH = "SELECT set_config('tasksqueue.inserting_batch', '', true)"
-
-# One job: the same row from a statement PostgreSQL plans in a fraction of the time (a single
-# defer is planned on every call: Django's connection prepares nothing). A job whose id was
-# reserved before (`reserve_job_id`) is inserted with it.
-_INSERT_ONE = """
-INSERT INTO procrastinate_jobs
-       ({id_column}queue_name, task_name, priority, lock, queueing_lock, args, scheduled_at)
-VALUES ({id_value}%(queue)s, %(task_name)s, %(priority)s, %(lock)s, %(queueing_lock)s,
-        %(args)s::jsonb, %(scheduled_at)s)
-RETURNING id
-"""
-_INSERT_JOB = _INSERT_ONE.format(id_column="", id_value="")
-_INSERT_RESERVED_JOB = _INSERT_ONE.format(id_column="id, ", id_value="%(job_id)s, ")
-
-_RESERVE_JOB_ID = "SELECT nextval(pg_get_serial_sequence('procrastinate_jobs', 'id'))"
 
 
 class ReservingConnector(Protocol):
@@ -149,7 +93,7 @@ class JobInserter:
         if self._replacement is not None:
             return cast(ReservingConnector, self._replacement).reserve_job_id()
         with connections[tq_settings.PROCRASTINATE_DATABASE_ALIAS].cursor() as cursor:
-            cursor.execute(_RESERVE_JOB_ID)
+            cursor.execute(RESERVE_JOB_ID)
             [job_id] = cursor.fetchone()
         return int(job_id)
 
@@ -250,14 +194,14 @@ def _insert_through_django(
 ) -> list[int]:
     query, arguments = _statement(task_name, options, args_json, many)
     if job_id is not None:
-        query, arguments = _INSERT_RESERVED_JOB, {**arguments, "job_id": job_id}
+        query, arguments = INSERT_RESERVED_JOB, {**arguments, "job_id": job_id}
     connection = connections[tq_settings.PROCRASTINATE_DATABASE_ALIAS]
     try:
         with connection.cursor() as cursor:
             cursor.execute(query, arguments)
             rows = cursor.fetchall()
             if many and connection.connection.info.transaction_status != TransactionStatus.IDLE:
-                cursor.execute(_END_OF_BATCH)
+                cursor.execute(END_OF_BATCH)
     except DjangoDatabaseError as exc:
         cause = exc.__cause__ or exc  # Django's errors wrap the driver's
         raise _connector_error(cause, options) from cause
@@ -276,7 +220,7 @@ def _statement(
         "scheduled_at": options.scheduled_at(),
         "args": args_json,
     }
-    return (_INSERT_JOBS if many else _INSERT_JOB), arguments
+    return (INSERT_JOBS if many else INSERT_JOB), arguments
 
 
 def _jobs(task_name: str, options: JobOptions, args_json: str, many: bool) -> list[Job]:

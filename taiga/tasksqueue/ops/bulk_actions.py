@@ -11,7 +11,7 @@ from typing import Any
 from django.db import connections
 
 from taiga.tasksqueue.conf import tq_settings
-from taiga.tasksqueue.defer.insert import notified_cte
+from taiga.tasksqueue.defer.queries import notified_cte
 
 IdsQuery = tuple[str, tuple[Any, ...]]
 

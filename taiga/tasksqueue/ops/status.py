@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from taiga.tasksqueue.conf import tq_settings
 from taiga.tasksqueue.ops import status_checks as checks
+from taiga.tasksqueue.ops import status_workers
 from taiga.tasksqueue.ops.status_checks import Check, State
 
 
@@ -56,7 +57,7 @@ def build_report(
         with connections[tq_settings.PROCRASTINATE_DATABASE_ALIAS].cursor() as cursor:
             jobs = checks.job_counts(cursor)
             queues = checks.queues(cursor, now, jobs)
-            workers = checks.workers(cursor, now, stalled_after, checks.ready_jobs(queues))
+            workers = status_workers.workers(cursor, now, stalled_after, checks.ready_jobs(queues))
             orphans = checks.orphans(jobs)
     else:
         needed = "database" if database.state is not State.OK else "schema"

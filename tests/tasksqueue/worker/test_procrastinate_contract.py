@@ -24,7 +24,8 @@ from procrastinate.contrib.django import connector_params, db_cleanup
 from taiga.tasksqueue.manager import manager as tqmanager
 
 LEAN = "taiga/tasksqueue/worker/jobs/lean_worker.py"
-STATEMENTS = "taiga/tasksqueue/worker/jobs/statements.py"
+TASK_CALL = "taiga/tasksqueue/worker/jobs/task_call.py"
+STATEMENTS = "taiga/tasksqueue/worker/jobs/queries.py"
 
 
 INSERT_TRIGGERS = (
@@ -72,11 +73,20 @@ CONTRACT: list[tuple[str, Callable[[], bool], str]] = [
         f"LeanWorker._process_job in {LEAN} replaces it",
     ),
     (
+        "Worker._shutdown(self, side_tasks), awaited by Worker._run_loop, unregisters the worker",
+        lambda: (
+            parameters(worker.Worker._shutdown) == ["self", "side_tasks"]
+            and "_shutdown(" in inspect.getsource(worker.Worker._run_loop)
+            and "unregister_worker" in inspect.getsource(worker.Worker._shutdown)
+        ),
+        f"LeanWorker._shutdown in {LEAN} puts back lost jobs before it",
+    ),
+    (
         "Worker._resolve_task_middlewares(self, task, task_is_async)",
         lambda: (
             parameters(worker.Worker._resolve_task_middlewares) == ["self", "task", "task_is_async"]
         ),
-        f"LeanWorker._call_of in {LEAN} calls it",
+        f"TaskCalls._call_of in {TASK_CALL} calls it",
     ),
     (
         "Worker instance attributes _running_jobs (dict), _job_ids_to_abort (dict), "

@@ -28,7 +28,7 @@ from taiga.tasksqueue.models import JobRescue
 from taiga.tasksqueue.ops import rescue
 from taiga.tasksqueue.ops.stalled import list_stalled_jobs
 from taiga.tasksqueue.tasks import rescue_stalled_jobs
-from taiga.tasksqueue.worker.jobs.statements import FINISH_JOBS
+from taiga.tasksqueue.worker.jobs.queries import FINISH_JOBS
 from tests.tasksqueue import chaos_tasks
 from tests.tasksqueue.chaos_tasks import GATE_ENV, crash_worker, long_async_job, long_sync_job, step
 from tests.utils.processes import ROOT, TIMEOUT, database_url, manage

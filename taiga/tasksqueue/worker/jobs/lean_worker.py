@@ -12,11 +12,14 @@ replaces two methods:
   (`BatchingJobManager.fetch_jobs`); the loop then waits for slots to free up, letting the jobs
   that finish in the same turn of the loop free theirs, so that one fetch serves them all;
 - `_process_job`: the task runs inside its middleware (resolved once per task) and the worker's
-  middleware, our two log lines are written, and the outcome is decided as Procrastinate decides
-  it (`outcome.py`, `delete_jobs`) and recorded with the other outcomes that
-  are ready (group commit), or by Procrastinate's retry statement, each with its run's record
+  middleware (`task_call.py`), our two log lines are written, and the outcome is decided as
+  Procrastinate decides it (`outcome.py`, `delete_jobs`) and recorded with the other outcomes
+  that are ready (group commit), or by Procrastinate's retry statement, each with its run's record
   when it has one (`attempts.py`); then the hook the task left in its context for
   after the recording, if any, runs (Django tasks send `task_finished` there).
+
+It extends two more: `_run_loop` first records who the worker is, and `_shutdown` first puts back
+the jobs a lost fetch answer left in "doing" for it (the supervisor's `before_unregister`).
 """
 
 import asyncio
@@ -27,10 +30,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import attr
-from procrastinate import job_context, middleware, utils
+from procrastinate import job_context, utils
 from procrastinate.jobs import DeleteJobCondition, Job, Status
 from procrastinate.retry import RetryDecision
-from procrastinate.tasks import Task
 from procrastinate.worker import Worker
 
 from taiga.tasksqueue.observability import tracing
@@ -45,14 +47,8 @@ from taiga.tasksqueue.worker.jobs.attempts import (
 from taiga.tasksqueue.worker.jobs.job_log import JobLog, describe_error
 from taiga.tasksqueue.worker.jobs.outcome import UNKNOWN_TASK, decide, malformed_args
 from taiga.tasksqueue.worker.jobs.statements import BatchingJobManager
+from taiga.tasksqueue.worker.jobs.task_call import TaskCalls, ThreadRunner
 from taiga.tasksqueue.worker.outages import Outages
-
-# How a task is called: whether it is async, and the middleware around it, outermost first.
-Call = tuple[bool, list[middleware.TaskMiddleware]]
-
-
-# How a sync task's call is run off the event loop: in a thread, awaited.
-ThreadRunner = Callable[[Callable[[], Any]], Awaitable[Any]]
 
 # What runs when the worker stops, before it unregisters: given the worker.
 BeforeUnregister = Callable[["LeanWorker"], Awaitable[None]]
@@ -82,7 +78,7 @@ class LeanWorker(Worker):
         # before its first run is done): from the fetch until the outcome is recorded, or until
         # the task is done when the outcome cannot change what the next fetch finds.
         self._holding: set[int] = set()
-        self._calls: dict[str, Call] = {}
+        self.task_calls = TaskCalls(self, run_in_thread)
 
     @property
     def running(self) -> bool:
@@ -207,7 +203,7 @@ class LeanWorker(Worker):
                 self.job_log.ended(job, job_id, started, "failed", refusal)
             else:
                 assert task is not None
-                result = await self._run(task, context)
+                result = await self.task_calls.run(task, context)
                 if isinstance(result, StoredReturn):
                     record = self._run_record(context, "succeeded", return_value=result.value)
                 self.job_log.ended(job, job_id, started, "succeeded")
@@ -264,41 +260,6 @@ class LeanWorker(Worker):
                 await self.run_in_thread(rest)
         except Exception:
             self.logger.exception("After the job's outcome was recorded, its task's hook failed")
-
-    async def _run(self, task: Task[Any, Any, Any], context: job_context.JobContext) -> Any:
-        is_async, task_middleware = self._call_of(task)
-        job_args = (context,) if task.pass_context else ()
-        kwargs = context.job.task_kwargs
-
-        async def run_async() -> Any:
-            return await task(*job_args, **kwargs)
-
-        async def run_sync() -> Any:
-            chain = middleware.compose(
-                task_middleware, lambda: task(*job_args, **kwargs), context, self
-            )
-            return await self.run_in_thread(chain)
-
-        run: Callable[[], Any] = (
-            middleware.compose(task_middleware, run_async, context, self) if is_async else run_sync
-        )
-        if self.worker_middleware:
-            run = middleware.compose(self.worker_middleware, run, context, self)
-        result = await run()
-        # A sync function may return an awaitable; Procrastinate awaits it too.
-        if inspect.isawaitable(result):
-            return await result
-        return result
-
-    def _call_of(self, task: Task[Any, Any, Any]) -> Call:
-        call = self._calls.get(task.name)
-        if call is None:
-            is_async = inspect.iscoroutinefunction(task.func)
-            call = self._calls[task.name] = (
-                is_async,
-                self._resolve_task_middlewares(task, is_async),
-            )
-        return call
 
     async def _record(
         self,
