@@ -98,20 +98,26 @@ def test_a_known_sequence_of_jobs_gives_exact_counts(tmp_path):
     }
 
 
+def lose_track(worker, port: int, *, due_now: bool) -> None:
+    """Once the worker is ready, its job left as a fetch whose answer was lost with its connection
+    leaves it: in "doing" for this worker, which is not running it."""
+    worker.wait_until(lambda: get(port, "/health/ready") == (200, READY), "the worker")
+    schedule = ", scheduled_at = NULL" if due_now else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE procrastinate_jobs SET status = 'doing'{schedule},"
+            " worker_id = (SELECT id FROM procrastinate_workers)"
+        )
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_job_the_worker_lost_track_of_is_counted_as_rescued(tmp_path):
     later.configure(schedule_in={"hours": 1}).defer_sync()
     port = closed_port()
 
     with running_worker(tmp_path / "worker.log", "--metrics-port", str(port)) as worker:
-        worker.wait_until(lambda: get(port, "/health/ready") == (200, READY), "the worker")
-        # As a fetch whose answer was lost with its connection leaves it: "doing" for this
-        # worker, which is not running it. Its audit puts it back after seeing it twice.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "UPDATE procrastinate_jobs SET status = 'doing', scheduled_at = NULL,"
-                " worker_id = (SELECT id FROM procrastinate_workers)"
-            )
+        # Its audit puts the job back after seeing it twice.
+        lose_track(worker, port, due_now=True)
         rescued = key("jobs_rescued_total", task=LATER, queue="default")
         finished = key("jobs_finished_total", task=LATER, queue="default", outcome="succeeded")
         worker.wait_until(lambda: scrape(port).get(finished) == 1, "the rescued job to run")
@@ -127,14 +133,9 @@ def test_a_stopping_worker_puts_back_the_jobs_it_lost_track_of_before_it_unregis
     port = closed_port()
 
     with running_worker(tmp_path / "worker.log", "--metrics-port", str(port)) as worker:
-        worker.wait_until(lambda: get(port, "/health/ready") == (200, READY), "the worker")
-        # A fetch whose answer was lost, then a stop before the audit has seen the job twice:
-        # unregistering would leave it in "doing" with no worker, for the rescue to find later.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "UPDATE procrastinate_jobs SET status = 'doing', worker_id ="
-                " (SELECT id FROM procrastinate_workers)"
-            )
+        # Then a stop before the audit has seen the job twice: unregistering would leave it in
+        # "doing" with no worker, for the rescue to find a minute later.
+        lose_track(worker, port, due_now=False)
     assert worker.process.returncode == 0, worker.tail()
 
     job = ProcrastinateJob.objects.get(id=job_id)
