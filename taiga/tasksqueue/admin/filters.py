@@ -22,19 +22,26 @@ from taiga.tasksqueue.manager import manager
 from taiga.tasksqueue.models import Job
 
 
-class TaskFilter(admin.SimpleListFilter):
+class FieldFilter(admin.SimpleListFilter):
+    """Jobs whose `field` has the chosen value; the choices come from each subclass's `lookups`."""
+
+    field: str
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Job]) -> QuerySet[Job]:
+        value = self.value()
+        return queryset.filter(**{self.field: value}) if value else queryset
+
+
+class TaskFilter(FieldFilter):
     """The tasks this process knows (no scan of the table for the distinct names)."""
 
     title = "task"
     parameter_name = "task"
+    field = "task_name"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         names = sorted({*manager.app.tasks, *manager.django_tasks})
         return [(name, name) for name in names]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Job]) -> QuerySet[Job]:
-        value = self.value()
-        return queryset.filter(task_name=value) if value else queryset
 
 
 # The distinct queue names, one probe of Procrastinate's queue_name index each, where a
@@ -50,30 +57,22 @@ SELECT name FROM queue WHERE name IS NOT NULL
 """
 
 
-class QueueFilter(admin.SimpleListFilter):
+class QueueFilter(FieldFilter):
     title = "queue"
-    parameter_name = "queue_name"
+    parameter_name = field = "queue_name"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         with connections[tq_settings.PROCRASTINATE_DATABASE_ALIAS].cursor() as cursor:
             cursor.execute(_QUEUE_NAMES)
             return [(name, name) for (name,) in cursor.fetchall()]
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Job]) -> QuerySet[Job]:
-        value = self.value()
-        return queryset.filter(queue_name=value) if value else queryset
 
-
-class StatusFilter(admin.SimpleListFilter):
+class StatusFilter(FieldFilter):
     title = "status"
-    parameter_name = "status"
+    parameter_name = field = "status"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         return [(status, status) for status in STATUSES]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Job]) -> QuerySet[Job]:
-        value = self.value()
-        return queryset.filter(status=value) if value else queryset
 
 
 class WorkerFilter(admin.SimpleListFilter):

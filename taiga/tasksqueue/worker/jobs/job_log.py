@@ -47,7 +47,7 @@ class JobLog:
         self.running[job_id] = job
         # Built only when the line is kept: a busy worker runs thousands of jobs a second.
         if logger.isEnabledFor(logging.INFO):
-            _log(logging.INFO, _STARTED, _job_fields(job, job_id), self._who(job))
+            _log(logging.INFO, _STARTED, _job_fields(job, job_id), self.worker_name, job.worker_id)
 
     def ended(
         self,
@@ -72,16 +72,12 @@ class JobLog:
                 level,
                 _ENDED_WITH_ERROR,
                 *fields.values(),
-                extra={"job": {**fields, **self._who(job)}},
+                extra={"job": {**fields, "worker": self.worker_name, "worker_id": job.worker_id}},
                 exc_info=traceback_of,
             )
         else:
-            _log(level, _ENDED_WITH_ERROR if error else _ENDED, fields, self._who(job))
-
-    def _who(self, job: Job) -> dict[str, Any]:
-        """The worker, by its name (what `status` and the dashboard show) and its row's id (which
-        changes at each restart after an outage)."""
-        return {"worker": self.worker_name, "worker_id": job.worker_id}
+            message = _ENDED_WITH_ERROR if error else _ENDED
+            _log(level, message, fields, self.worker_name, job.worker_id)
 
 
 def describe_error(error: BaseException) -> str:
@@ -105,14 +101,18 @@ def _job_fields(job: Job, job_id: int) -> dict[str, Any]:
 _templates: dict[tuple[CodeType, int], dict[str, Any]] = {}
 
 
-def _log(level: int, message: str, fields: dict[str, Any], who: dict[str, Any]) -> None:
-    """`logger.log(level, message, *fields.values(), extra={"job": fields + who})`, for less.
+def _log(
+    level: int, message: str, fields: dict[str, Any], worker: str | None, worker_id: int | None
+) -> None:
+    """`logger.log(level, message, *fields.values(), extra={"job": fields + the worker's name and
+    id})`, for less. The name is what `status` and the dashboard show; the id changes at each
+    restart after an outage.
 
     The record goes through the logger's filters and handlers as any other. With a record factory
     of the project's own, whose values may change from record to record, it is made by the factory.
     """
     if logging.getLogRecordFactory() is not logging.LogRecord:
-        job = {**fields, **who}
+        job = {**fields, "worker": worker, "worker_id": worker_id}
         logger.log(level, message, *fields.values(), extra={"job": job}, stacklevel=2)
         return
     caller = sys._getframe(1)
@@ -142,7 +142,7 @@ def _log(level: int, message: str, fields: dict[str, Any], who: dict[str, Any]) 
     record.levelname = logging.getLevelName(level)
     record.msg = message
     record.args = tuple(fields.values())
-    record.job = {**fields, **who}
+    record.job = {**fields, "worker": worker, "worker_id": worker_id}
     if getattr(logging, "logAsyncioTasks", True):
         task = _current_task()
         record.taskName = task.get_name() if task is not None else None
