@@ -5,8 +5,8 @@ one) with 1,000,000 jobs by default: statuses, queues and tasks mixed, each with
 event, an end event for the finished ones (spread over three days, so the 24-hour chart has
 work), and a run record with a traceback for each failed one. Then it times the server side of
 each page (the whole request through Django's test client, in this process), the median of
-`--repeat` requests after one to warm up. Procrastinate's own admin list is timed on the same
-data.
+`--repeat` requests after one to warm up, and of the state exporter's `/metrics` with its cache
+off. Procrastinate's own admin list is timed on the same data.
 
 Not part of `make bench`: seeding takes about a minute, and the figures are page times, not
 throughput. The seeded jobs stay for the next run (`--reseed` makes them again).
@@ -86,6 +86,8 @@ def pages(first_failed: int) -> list[tuple[str, str]]:
         ("search, argument text (newest jobs)", f"{jobs}?q=order+987654"),
         ("search, argument text, all jobs", f"{jobs}?q=order+123457&search_in=all"),
         ("a failed job's page", f"{jobs}{first_failed}/change/"),
+        # The state exporter, its report built for every scrape (no cache window here).
+        ("state exporter /metrics, uncached", "/metrics"),
         ("Procrastinate's admin list, unfiltered", stock),
         ("Procrastinate's admin list, status=failed", f"{stock}?status=failed"),
     ]
@@ -133,6 +135,7 @@ def main() -> int:
     seed(server, args.jobs, args.reseed)
 
     os.environ["DATABASE_URL"] = url
+    os.environ["TASKSQUEUE_METRICS_CACHE_SECONDS"] = "0"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "taiga.conf.settings")
     import django
 

@@ -16,7 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from taiga.tasksqueue.conf import tq_settings
 from taiga.tasksqueue.observability.state_metrics import exposition
-from taiga.tasksqueue.ops import status_checks as checks
+from taiga.tasksqueue.ops.status import database_and_schema
 from taiga.tasksqueue.ops.status_checks import State
 
 logger = logging.getLogger(__name__)
@@ -68,8 +68,7 @@ def live(request: HttpRequest) -> HttpResponse:
 def ready(request: HttpRequest) -> HttpResponse:
     """The queue's database answers and its schema (Procrastinate's and this app's migrations)
     is applied: the status report's first two checks."""
-    database = checks.database()
-    schema = checks.schema() if database.state is State.OK else checks.skipped("schema", "database")
+    database, schema = database_and_schema()
     failing = [check for check in (database, schema) if check.state is not State.OK]
     for check in failing:
         if check.state is State.FAIL:

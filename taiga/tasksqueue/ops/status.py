@@ -40,6 +40,14 @@ class StatusReport:
         }
 
 
+def database_and_schema() -> tuple[Check, Check]:
+    """The report's first two checks, which decide whether the others can run (and whether a web
+    process is ready, `observability/views.py`)."""
+    database = checks.database()
+    schema = checks.schema() if database.state is State.OK else checks.skipped("schema", "database")
+    return database, schema
+
+
 def build_report(
     *, now: datetime.datetime | None = None, stalled_after: float | None = None
 ) -> StatusReport:
@@ -51,8 +59,7 @@ def build_report(
     now = now or timezone.now()
     if stalled_after is None:
         stalled_after = tq_settings.TASKSQUEUE_STALLED_AFTER_SECONDS
-    database = checks.database()
-    schema = checks.schema() if database.state is State.OK else checks.skipped("schema", "database")
+    database, schema = database_and_schema()
     if schema.state is State.OK:
         with connections[tq_settings.PROCRASTINATE_DATABASE_ALIAS].cursor() as cursor:
             jobs = checks.job_counts(cursor)

@@ -1,4 +1,6 @@
-"""A worker process's outages: the times it lost the database and came back, for `status`.
+"""A worker process's outages: the times losing the database ended its run and a new run came
+back, for `status`. A statement that went through when sent again is no outage here; the worker's
+exporter counts those connection losses too (`observability/worker_metrics.py`).
 
 The supervisor notes each loss; the worker's next run, once registered, notes the recovery and
 records the count and the last loss with who it is (`tasksqueue_workerprocess`), so that `status`
